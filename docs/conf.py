@@ -1,0 +1,19 @@
+"""Sphinx configuration for the plainbox documentation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+project = "plainbox"
+author = "plainbox developers"
+copyright = "2026, plainbox developers"  # noqa: A001 - Sphinx's name
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.intersphinx"]
+intersphinx_mapping: dict[str, tuple[str, None]] = {}
+exclude_patterns = ["_build"]
+html_theme = "alabaster"
+autodoc_typehints = "description"
+nitpicky = False

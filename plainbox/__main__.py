@@ -1,0 +1,6 @@
+"""``python -m plainbox``."""
+
+from plainbox.cli.main import console_main
+
+
+console_main()

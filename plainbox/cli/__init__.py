@@ -1,0 +1,1 @@
+"""The ``plainbox`` command line."""

@@ -1,0 +1,1 @@
+"""Running jobs: subprocesses, their environment, and what they print."""

@@ -1,0 +1,1 @@
+"""Exporters: reports rendered from a session's results."""

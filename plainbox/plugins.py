@@ -1,0 +1,63 @@
+"""The plugin manager: built-in plugins first, then the ``plainbox`` entry points."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+import pluggy
+
+from plainbox import hookspecs
+
+
+__all__ = ["BUILTIN_PLUGINS", "PluginFailure", "get_plugin_manager", "hookimpl"]
+
+hookimpl = pluggy.HookimplMarker("plainbox")
+
+#: Modules registered before any third-party plugin, in this order.
+BUILTIN_PLUGINS: tuple[str, ...] = ()
+
+ENTRY_POINT_GROUP = "plainbox"
+
+
+@dataclass(frozen=True, slots=True)
+class PluginFailure:
+    """A plugin that could not be loaded, and why."""
+
+    name: str
+    reason: str
+
+
+_manager: pluggy.PluginManager | None = None
+_failures: list[PluginFailure] = []
+
+
+def plugin_failures() -> list[PluginFailure]:
+    """Plugins that failed to load in :func:`get_plugin_manager`."""
+    return list(_failures)
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, created on first use.
+
+    A plugin that fails to import is recorded (see :func:`plugin_failures`)
+    rather than breaking plainbox.
+    """
+    global _manager
+    if _manager is not None:
+        return _manager
+    manager = pluggy.PluginManager("plainbox")
+    manager.add_hookspecs(hookspecs)
+    for name in BUILTIN_PLUGINS:
+        manager.register(importlib.import_module(name), name=name)
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            manager.register(entry_point.load(), name=entry_point.name)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break plainbox
+            _failures.append(
+                PluginFailure(entry_point.name, f"{type(exc).__name__}: {exc}")
+            )
+    manager.check_pending()
+    _manager = manager
+    return manager

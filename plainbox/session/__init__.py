@@ -1,0 +1,1 @@
+"""Sessions: results, dependency order, state and storage."""

@@ -1,0 +1,1 @@
+"""Unit files: parsing, the unit model, loading, providers and validation."""

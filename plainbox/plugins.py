@@ -54,7 +54,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         try:
             manager.register(entry_point.load(), name=entry_point.name)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break plainbox
+        except Exception as exc:
             _failures.append(
                 PluginFailure(entry_point.name, f"{type(exc).__name__}: {exc}")
             )

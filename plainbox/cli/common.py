@@ -30,7 +30,9 @@ def search_path() -> list[Path]:
 def catalog_from_args(args: argparse.Namespace, *extra: str) -> Catalog:
     """Load the built-in provider, ``-P`` providers, named ones and the search path."""
     explicit = [Path(entry) for entry in (*args.provider, *extra)]
-    return load_catalog(search_path(), builtin_dir=paths.BUILTIN_PROVIDER_DIR, explicit=explicit)
+    return load_catalog(
+        search_path(), builtin_dir=paths.BUILTIN_PROVIDER_DIR, explicit=explicit
+    )
 
 
 def absolute_origin(origin: Origin) -> str:

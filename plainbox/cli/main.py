@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run test sessions on machines and devices.",
         epilog="Example: plainbox run io.plainbox.tutorial::tutorial --non-interactive",
     )
-    parser.add_argument("--version", action="version", version=f"plainbox {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"plainbox {__version__}"
+    )
     parser.add_argument(
         "-P",
         "--provider",
@@ -105,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         "plan also the jobs it selects.",
         epilog="Example: plainbox show io.plainbox.tutorial::tutorial",
     )
-    show.add_argument("unit_id", metavar="UNIT_ID", help="full or unambiguous partial id")
+    show.add_argument(
+        "unit_id", metavar="UNIT_ID", help="full or unambiguous partial id"
+    )
     _add_format(show)
     show.set_defaults(handler="plainbox.cli.unit_commands:show_command")
 
@@ -116,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Exits 1 when a job failed or crashed.",
         epilog="Example: plainbox run tutorial --non-interactive --report json:out.json",
     )
-    run.add_argument("test_plan", metavar="TEST_PLAN_ID", help="full or unambiguous partial id")
+    run.add_argument(
+        "test_plan", metavar="TEST_PLAN_ID", help="full or unambiguous partial id"
+    )
     run.add_argument(
         "--non-interactive",
         action="store_true",
@@ -142,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``plainbox`` with ``argv``; returns the exit status."""
     from plainbox.errors import PlainboxError
+    from plainbox.errors import UnknownUnitError
     from plainbox.errors import UsageError
 
     parser = build_parser()
@@ -150,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(importlib.import_module(module_name), function_name)
     try:
         return int(handler(args))
-    except UsageError as exc:
+    except (UsageError, UnknownUnitError) as exc:
         parser.exit(ExitCode.USAGE_ERROR, f"plainbox: error: {exc}\n")
     except PlainboxError as exc:
         sys.stderr.write(f"plainbox: error: {exc}\n")

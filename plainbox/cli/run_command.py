@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -52,7 +51,9 @@ def parse_report_spec(spec: str) -> tuple[str, Path]:
     if not colon or not path:
         raise UsageError(f"--report expects FORMAT:PATH, got {spec!r}")
     if fmt not in _REPORT_WRITERS:
-        raise UsageError(f"unknown report format {fmt!r} (known: {', '.join(_REPORT_WRITERS)})")
+        raise UsageError(
+            f"unknown report format {fmt!r} (known: {', '.join(_REPORT_WRITERS)})"
+        )
     return fmt, Path(path)
 
 
@@ -66,12 +67,16 @@ def _new_session_dir() -> Path:
     return session
 
 
-def _progress(total_hint: list[int]) -> tuple[Callable[[JobDefinition], None], Callable[[JobDefinition, JobResult], None]]:
+def _progress(
+    total_hint: list[int],
+) -> tuple[Callable[[JobDefinition], None], Callable[[JobDefinition, JobResult], None]]:
     def started(job: JobDefinition) -> None:
         total_hint[0] += 1
 
     def finished(job: JobDefinition, result: JobResult) -> None:
-        write_line(f"[{total_hint[0]:>3}] {result.outcome.value:<18} {job.id}  {job.summary}")
+        write_line(
+            f"[{total_hint[0]:>3}] {result.outcome.value:<18} {job.id}  {job.summary}"
+        )
         if result.outcome in FAILING_OUTCOMES and result.stderr.strip():
             for line in result.stderr.strip().splitlines()[-5:]:
                 write_line(f"        | {line}")
@@ -87,7 +92,9 @@ def run_command(args: argparse.Namespace) -> int:
     catalog = catalog_from_args(args)
     plan = catalog.resolve(args.test_plan, TestPlan)
     session = _new_session_dir()
-    interactive = not args.non_interactive and sys.stdin.isatty() and sys.stdout.isatty()
+    interactive = (
+        not args.non_interactive and sys.stdin.isatty() and sys.stdout.isatty()
+    )
     started, finished = _progress([0])
     options = RunOptions(
         session_share=session / "share",
@@ -105,11 +112,13 @@ def run_command(args: argparse.Namespace) -> int:
     if not reports:
         reports = [("json", session / "report.json")]
     write_line()
-    summary = ", ".join(f"{count} {outcome}" for outcome, count in data["summary"]["outcomes"].items())
+    summary = ", ".join(
+        f"{count} {outcome}" for outcome, count in data["summary"]["outcomes"].items()
+    )
     write_line(f"{data['summary']['total']} jobs: {summary}")
     for fmt, path in reports:
         path.parent.mkdir(parents=True, exist_ok=True)
         _REPORT_WRITERS[fmt](data, path)
-        write_line(f"Report ({fmt}): {os.path.abspath(path)}")
+        write_line(f"Report ({fmt}): {path.absolute()}")
     failed = any(result.outcome in FAILING_OUTCOMES for _, result in results)
     return 1 if failed else 0

@@ -51,7 +51,9 @@ def validate_command(args: argparse.Namespace) -> int:
             or provider.definition.parent.resolve() in named
         ]
         # A named path that is not a provider was reported while loading.
-        read_failures = [p for p in catalog.problems if Path(p.origin.path).resolve() in named]
+        read_failures = [
+            p for p in catalog.problems if Path(p.origin.path).resolve() in named
+        ]
     problems = validate(catalog, targets)
     if targets is not None:
         problems = [*read_failures, *problems]
@@ -77,7 +79,11 @@ def _unit_data(unit: Unit) -> dict[str, Any]:
         "origin": absolute_origin(unit.origin),
         "provider": unit.provider,
     }
-    key = "summary" if isinstance(unit, (JobDefinition, TemplateUnit, ExporterUnit)) else "name"
+    key = (
+        "summary"
+        if isinstance(unit, (JobDefinition, TemplateUnit, ExporterUnit))
+        else "name"
+    )
     data[key] = unit.display_name
     if isinstance(unit, JobDefinition):
         data["plugin"] = unit.plugin
@@ -116,7 +122,9 @@ def _plan_jobs(catalog: Catalog, plan: TestPlan) -> dict[str, list[str]]:
     selection["templates"] = [
         template.id
         for template in catalog.templates
-        if any(q.matches_id(template.id) for q in resolved.qualifiers.get("include", []))
+        if any(
+            q.matches_id(template.id) for q in resolved.qualifiers.get("include", [])
+        )
     ]
     selection["nested_part"] = [nested.id for nested in resolved.nested]
     return selection
@@ -125,7 +133,7 @@ def _plan_jobs(catalog: Catalog, plan: TestPlan) -> dict[str, list[str]]:
 def show_command(args: argparse.Namespace) -> int:
     """Show a unit's fields, origin and (for test plans) what it selects."""
     catalog = catalog_from_args(args)
-    unit = catalog.resolve(args.unit_id)
+    unit: Unit = catalog.resolve(args.unit_id)
     data = _unit_data(unit)
     data["fields"] = dict(unit.fields)
     data["checksum"] = unit.checksum
@@ -147,5 +155,3 @@ def show_command(args: argparse.Namespace) -> int:
             for unit_id in ids:
                 write_line(f"    {unit_id}")
     return 0
-
-

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from plainbox.errors import ResourceExpressionError
 from plainbox.errors import UnitError
@@ -118,7 +119,8 @@ def _with_overrides(run: _Run, job: JobDefinition) -> JobDefinition:
     overrides = run.plan.overrides_for(job)
     if not overrides:
         return job
-    job = replace(job, **overrides)
+    values: dict[str, Any] = dict(overrides)
+    job = replace(job, **values)
     run.jobs[job.id] = job
     return job
 

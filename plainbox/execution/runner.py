@@ -9,6 +9,7 @@ directories first on ``PATH`` and the documented ``PLAINBOX_*`` variables
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -130,7 +131,5 @@ def run_command(
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

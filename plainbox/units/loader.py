@@ -7,6 +7,7 @@ unknown, since nothing can be built from them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -56,9 +57,12 @@ def parse_duration(text: str | None) -> float | None:
         return None
     text = text.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        # float() also reads "nan", "inf" and negative numbers: no durations.
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     match = _DURATION.match(text)
     if not text or match is None or not any(match.groups()):
         return None

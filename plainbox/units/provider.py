@@ -50,8 +50,10 @@ _IQN = re.compile(
 )
 _SHORT_NAME = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
 _DECLARATIONS = ("provider.toml", "manage.py")
-_UNIT_SUFFIXES = (".pxu", ".txt", ".txt.in", ".in", ".yaml", ".yml")
+_UNIT_SUFFIXES = (".pxu", ".txt", ".txt.in", ".yaml", ".yml")
+_LEGACY_JOB_SUFFIXES = (".pxu", ".txt", ".in", ".yaml", ".yml")
 _INI_SECTION = "PlainBox Provider"
+_GETTEXT_MARKERS = frozenset({"N_", "_", "gettext"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,12 +77,15 @@ class Provider:
     def unit_files(self) -> list[Path]:
         """Every unit file of the provider, in a stable order."""
         found: list[Path] = []
-        for directory in (self.units_dir, self.jobs_dir):
+        for directory, suffixes in (
+            (self.units_dir, _UNIT_SUFFIXES),
+            (self.jobs_dir, _LEGACY_JOB_SUFFIXES),
+        ):
             if directory is not None and directory.is_dir():
                 found.extend(
                     path
                     for path in sorted(_walk_files(directory))
-                    if path.name.endswith(_UNIT_SUFFIXES)
+                    if path.name.endswith(suffixes)
                 )
         return found
 
@@ -193,7 +198,13 @@ def _literal(node: ast.expr) -> str | None:
 
     ``N_("text")`` and ``_("text")`` (gettext markers) count as literals.
     """
-    if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in _GETTEXT_MARKERS
+        and len(node.args) == 1
+        and not node.keywords
+    ):
         node = node.args[0]
     if isinstance(node, ast.Constant) and isinstance(
         node.value, (str, int, float, bool)
@@ -245,6 +256,16 @@ def read_manage_py(path: Path, problems: list[Problem]) -> Provider | None:
     else:
         problems.append(_problem(path, "manage.py does not call setup(...)"))
         return None
+    if "name" not in values:
+        # setup(name=some_variable): still load the units, under a stand-in name.
+        values["name"] = path.parent.name
+        problems.append(
+            _problem(
+                path,
+                f"provider name unknown; using the directory name {values['name']!r}",
+                severity=Severity.WARNING,
+            )
+        )
     return _finish(
         values,
         definition=path,
@@ -383,10 +404,16 @@ def _candidates(entry: Path) -> Iterator[Path]:
     except OSError:
         return
     for child in children:
-        if child.suffix == ".provider" and child.is_file():
+        if (child.suffix == ".provider" and child.is_file()) or (child.is_dir() and any((child / name).is_file() for name in _DECLARATIONS)):
             yield child
-        elif child.is_dir() and any((child / name).is_file() for name in _DECLARATIONS):
-            yield child
+
+
+def _declaration_of(candidate: Path) -> Path:
+    if candidate.is_dir():
+        for name in _DECLARATIONS:
+            if (candidate / name).is_file():
+                return candidate / name
+    return candidate
 
 
 def discover_providers(
@@ -401,7 +428,7 @@ def discover_providers(
     seen: set[Path] = set()
     for entry in search_path:
         for candidate in _candidates(Path(entry)):
-            key = candidate.resolve()
+            key = _declaration_of(candidate).resolve()
             if key in seen:
                 continue
             seen.add(key)

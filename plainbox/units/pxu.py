@@ -82,8 +82,9 @@ def normalize_value(lines: list[str]) -> str:
 
 def decode_unit_text(data: bytes, path: str) -> tuple[str, list[Problem]]:
     """Decode a unit file, reporting (not raising on) bytes that are not UTF-8."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
-        return data.decode("utf-8-sig"), []
+        return data.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         problem = Problem(
@@ -91,7 +92,7 @@ def decode_unit_text(data: bytes, path: str) -> tuple[str, list[Problem]]:
             Origin(path, line),
             f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); replaced with U+FFFD",
         )
-        return data.decode("utf-8-sig", errors="replace"), [problem]
+        return data.decode("utf-8", errors="replace"), [problem]
 
 
 class _RecordBuilder:

@@ -72,7 +72,7 @@ def template_parameters(template: TemplateUnit) -> set[str]:
                 for _, field_name, _, _ in string.Formatter().parse(text):
                     if field_name:
                         names.add(field_name.split(".")[0].split("[")[0])
-        except Exception as exc:  # noqa: BLE001 - both engines raise assorted errors
+        except Exception as exc:
             origin = template.field_origin(name)
             raise UnitError(
                 f"field {name!r} is not a valid template: {exc}",
@@ -121,7 +121,7 @@ def instantiate(
                 origin.path,
                 origin.line,
             ) from exc
-        except Exception as exc:  # noqa: BLE001 - engines raise assorted errors
+        except Exception as exc:
             origin = template.field_origin(name)
             raise UnitError(
                 f"field {name!r} does not render: {exc}", origin.path, origin.line

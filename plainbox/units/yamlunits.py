@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from plainbox.units.pxu import Field
-from plainbox.units.pxu import Record
 from plainbox.units.problems import Origin
 from plainbox.units.problems import Problem
 from plainbox.units.problems import Severity
+from plainbox.units.pxu import Field
+from plainbox.units.pxu import Record
 
 
 __all__ = ["parse_yaml_units"]
@@ -43,7 +43,7 @@ def parse_yaml_units(text: str, path: str) -> tuple[list[Record], list[Problem]]
     problems: list[Problem] = []
     try:
         for document in yaml.compose_all(text, Loader=_Loader):
-            if document is None:
+            if document is None or _is_null(document):
                 continue
             try:
                 records.append(_record_from_document(document, path))
@@ -61,6 +61,11 @@ def parse_yaml_units(text: str, path: str) -> tuple[list[Record], list[Problem]]
             Problem(Severity.ERROR, Origin(path), "YAML: nested too deeply")
         )
     return records, problems
+
+
+def _is_null(node: yaml.Node) -> bool:
+    """An empty document (``---`` with nothing after it) composes to a null scalar."""
+    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
 
 
 def _record_from_document(document: yaml.Node, path: str) -> Record:
@@ -125,5 +130,8 @@ def _plain(node: yaml.Node) -> Any:
         return {str(_plain(k)): _plain(v) for k, v in node.value}
     value = node.value
     if node.tag.endswith((":int", ":float", ":bool", ":null")):
-        return yaml.safe_load(value)
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:  # an explicit tag on text that is not that type
+            return value
     return value

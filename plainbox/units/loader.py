@@ -221,6 +221,8 @@ def unit_from_fields(
     origin: Any,
     field_lines: dict[str, int],
     parameters: dict[str, str] | None = None,
+    translated: frozenset[str] = frozenset(),
+    line_maps: dict[str, tuple[int, ...]] | None = None,
 ) -> Unit:
     """Build a unit of a known type from normalized fields."""
     cls, builder = UNIT_TYPES[unit_type]
@@ -231,6 +233,8 @@ def unit_from_fields(
         fields=fields,
         field_lines=field_lines,
         checksum=compute_checksum(fields, namespace, parameters),
+        translated=translated,
+        line_maps=line_maps or {},
         **builder(fields, namespace),
     )
 
@@ -258,5 +262,9 @@ def load_record(
         provider=provider,
         origin=record.origin,
         field_lines=lines,
+        translated=frozenset(
+            name for name, field in record.fields.items() if field.translatable
+        ),
+        line_maps={name: field.line_map for name, field in record.fields.items()},
     )
     return unit, None

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from typing import ClassVar
 
 from plainbox.units.problems import Origin
@@ -69,6 +70,10 @@ class Unit:
     fields: Mapping[str, str]
     field_lines: Mapping[str, int]
     checksum: str
+    # Fields written translatable (``_summary``), and the file line of each
+    # line of each value: what lets problems point at the exact line.
+    translated: frozenset[str] = frozenset()
+    line_maps: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -83,6 +88,13 @@ class Unit:
     def field_origin(self, name: str) -> Origin:
         """Where a field was written (the unit's origin when it is absent)."""
         return self.origin.at(self.field_lines.get(name, self.origin.line))
+
+    def value_origin(self, name: str, offset: int = 0) -> Origin:
+        """Where line ``offset`` (from 0) of a field's normalized value is written."""
+        lines = self.line_maps.get(name, ())
+        if 0 <= offset < len(lines):
+            return self.origin.at(lines[offset])
+        return self.field_origin(name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

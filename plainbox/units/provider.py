@@ -404,7 +404,9 @@ def _candidates(entry: Path) -> Iterator[Path]:
     except OSError:
         return
     for child in children:
-        if (child.suffix == ".provider" and child.is_file()) or (child.is_dir() and any((child / name).is_file() for name in _DECLARATIONS)):
+        if (child.suffix == ".provider" and child.is_file()) or (
+            child.is_dir() and any((child / name).is_file() for name in _DECLARATIONS)
+        ):
             yield child
 
 

@@ -46,6 +46,7 @@ class Field:
     raw: str
     line: int
     translatable: bool = False
+    line_map: tuple[int, ...] = ()  # the file line of each line of ``value``
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +73,25 @@ class Record:
 
 def normalize_value(lines: list[str]) -> str:
     """Turn the lines of one value into its normalized text."""
+    return normalize_with_lines(lines, list(range(len(lines))))[0]
+
+
+def normalize_with_lines(
+    lines: list[str], numbers: list[int]
+) -> tuple[str, tuple[int, ...]]:
+    """Normalize a value, and say which file line each of its lines came from."""
     if len(lines) > 1 and not lines[0].strip():
-        lines = lines[1:]
+        lines, numbers = lines[1:], numbers[1:]
     if len(lines) == 1:
-        return lines[0].strip()
+        value = lines[0].strip()
+        return value, (numbers[0],) if value else ()
     undotted = ["" if _MAGIC_DOT.match(line) else line for line in lines]
-    return textwrap.dedent("\n".join(undotted)).strip()
+    value = textwrap.dedent("\n".join(undotted)).strip()
+    if not value:
+        return value, ()
+    # strip() removed the blank lines around the text; skip the leading ones.
+    lead = next(index for index, line in enumerate(undotted) if line.strip())
+    return value, tuple(numbers[lead : lead + value.count("\n") + 1])
 
 
 def decode_unit_text(data: bytes, path: str) -> tuple[str, list[Problem]]:
@@ -98,15 +112,16 @@ def decode_unit_text(data: bytes, path: str) -> tuple[str, list[Problem]]:
 class _RecordBuilder:
     """Accumulates the fields of the record being parsed."""
 
-    __slots__ = ("first_line", "keys_seen", "lines", "path", "values")
+    __slots__ = ("first_line", "keys_seen", "lines", "numbers", "path", "values")
 
     def __init__(self, path: str, first_line: int) -> None:
         self.path = path
         self.first_line = first_line
-        # key as written -> (line, value lines); the order keeps the file's order
-        self.values: dict[str, tuple[int, list[str]]] = {}
+        # key as written -> (value lines, their file lines), in the file's order
+        self.values: dict[str, tuple[list[str], list[int]]] = {}
         self.keys_seen: dict[str, int] = {}
         self.lines: list[str] | None = None
+        self.numbers: list[int] = []
 
     def start_field(self, key: str, value: str, line: int) -> str | None:
         """Begin a field; returns an error message when the key is a duplicate."""
@@ -115,17 +130,26 @@ class _RecordBuilder:
             first = self.keys_seen[plain]
             return f"duplicate field {key!r} (first defined on line {first})"
         self.keys_seen[plain] = line
-        self.lines = [value]
-        self.values[key] = (line, self.lines)
+        self.lines, self.numbers = [value], [line]
+        self.values[key] = (self.lines, self.numbers)
         return None
+
+    def continue_field(self, text: str, line: int) -> bool:
+        """Add a continuation line; False when no field has started."""
+        if self.lines is None:
+            return False
+        self.lines.append(text)
+        self.numbers.append(line)
+        return True
 
     def build(self) -> Record:
         fields: dict[str, Field] = {}
-        for key, (line, lines) in self.values.items():
+        for key, (lines, numbers) in self.values.items():
             translatable = key.startswith("_")
             name = key[1:] if translatable else key
+            value, line_map = normalize_with_lines(lines, numbers)
             raw = "\n".join(lines)
-            fields[name] = Field(normalize_value(lines), raw, line, translatable)
+            fields[name] = Field(value, raw, numbers[0], translatable, line_map)
         return Record(Origin(self.path, self.first_line), fields)
 
 
@@ -160,12 +184,10 @@ def parse_pxu(text: str, path: str) -> tuple[list[Record], list[Problem]]:
         if builder is None:
             builder = _RecordBuilder(path, number)
         if line.startswith(" "):
-            if builder.lines is None:
+            if not builder.continue_field(line[1:], number):
                 fail(
                     number, "continuation line (starting with a space) before any field"
                 )
-            else:
-                builder.lines.append(line[1:])
             continue
         key, colon, value = line.partition(":")
         key = key.strip()

@@ -136,6 +136,8 @@ def instantiate(
         provider=template.provider,
         origin=template.origin,
         field_lines=dict(template.field_lines),
+        translated=template.translated,
+        line_maps=dict(template.line_maps),
         parameters={
             key: str(value) for key, value in params.items() if key in referenced
         },

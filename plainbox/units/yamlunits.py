@@ -82,7 +82,10 @@ def _record_from_document(document: yaml.Node, path: str) -> Record:
         if name in fields:
             raise _ShapeError(f"duplicate field {key!r}", key_node)
         text = _field_text(name, value_node)
-        fields[name] = Field(text.strip(), text, line, translatable)
+        value = text.strip()
+        fields[name] = Field(
+            value, text, line, translatable, _line_map(value_node, value)
+        )
     return Record(Origin(path, document.start_mark.line + 1), fields)
 
 
@@ -94,6 +97,23 @@ def _field_text(name: str, node: yaml.Node) -> str:
     ):
         return "\n".join(_item_text(item) for item in node.value)
     return json.dumps(_plain(node))
+
+
+def _line_map(node: yaml.Node, value: str) -> tuple[int, ...]:
+    """The file line of each line of a field's value, where YAML tells."""
+    if not value:
+        return ()
+    if isinstance(node, yaml.SequenceNode):
+        lines = [item.start_mark.line + 1 for item in node.value]
+        if len(lines) == value.count("\n") + 1:
+            return tuple(lines)
+        return ()
+    if isinstance(node, yaml.ScalarNode):
+        first = node.start_mark.line + 1
+        if node.style in {"|", ">"}:
+            first += 1  # the value starts below its block indicator
+        return tuple(range(first, first + value.count("\n") + 1))
+    return ()
 
 
 def _is_line_item(name: str, node: yaml.Node) -> bool:

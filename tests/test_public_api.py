@@ -22,7 +22,7 @@ def test_every_public_name_resolves(name):
 
 def test_unknown_attribute_raises_attribute_error():
     with pytest.raises(AttributeError, match="no_such_thing"):
-        _ = plainbox.no_such_thing  # type: ignore[attr-defined]
+        _ = plainbox.no_such_thing
 
 
 def test_hookspecs_are_prefixed_and_documented():

@@ -11,6 +11,7 @@ from typing import Any
 
 from plainbox import paths
 from plainbox.cli.common import catalog_from_args
+from plainbox.cli.operator import TerminalOperator
 from plainbox.cli.terminal import write_line
 from plainbox.errors import UsageError
 from plainbox.execution.controller import RunOptions
@@ -98,7 +99,7 @@ def run_command(args: argparse.Namespace) -> int:
     started, finished = _progress([0])
     options = RunOptions(
         session_share=session / "share",
-        interactive=interactive,
+        operator=TerminalOperator(sys.stdout) if interactive else None,
         job_timeout=args.job_timeout,
         on_start=started,
         on_result=finished,

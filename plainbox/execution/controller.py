@@ -1,7 +1,21 @@
 """The run loop: setup, bootstrap, then the test plan's jobs in dependency order.
 
-This is the thin first version: results are kept in memory and written as a
-report at the end; a journal and resume come with sessions on disk.
+This is the first version of the loop: results are kept in memory and
+written as a report at the end; a journal and resume come with sessions on
+disk. What a job's plugin means for how it runs and who decides its outcome:
+
+========================  ============================  ==========================
+plugin                    runs its command              outcome decided by
+========================  ============================  ==========================
+shell, attachment         yes                           exit status
+resource                  yes; stdout parsed as records exit status
+user-interact             when the operator is ready    exit status
+manual                    no                            the operator
+user-verify,              yes                           the operator, after seeing
+user-interact-verify                                    the output
+========================  ============================  ==========================
+
+Without an operator (``--non-interactive``), the last three rows are skipped.
 """
 
 from __future__ import annotations
@@ -15,6 +29,7 @@ from dataclasses import field
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from typing import Protocol
 
 from plainbox.errors import ResourceExpressionError
 from plainbox.errors import UnitError
@@ -28,19 +43,43 @@ from plainbox.session.dependencies import with_dependencies
 from plainbox.session.results import JobResult
 from plainbox.session.results import Outcome
 from plainbox.units.catalog import Catalog
+from plainbox.units.fields import PLUGINS
+from plainbox.units.model import DEFAULT_CATEGORY
 from plainbox.units.model import JobDefinition
 from plainbox.units.model import TemplateUnit
 from plainbox.units.model import TestPlan
+from plainbox.units.model import qualify
 from plainbox.units.pxu import parse_pxu
 from plainbox.units.templates import instantiate
 from plainbox.units.testplan import ResolvedPlan
 from plainbox.units.testplan import resolve_test_plan
 
 
-__all__ = ["RunOptions", "run_test_plan"]
+__all__ = ["Operator", "RunOptions", "parse_resource_output", "run_test_plan"]
 
 Record = dict[str, str]
-_AUTOMATED_IN_SILENT = {"shell", "resource", "attachment"}
+_OPERATOR_PLUGINS = frozenset(
+    {"manual", "user-interact", "user-verify", "user-interact-verify"}
+)
+_VERIFIED_PLUGINS = frozenset({"manual", "user-verify", "user-interact-verify"})
+_FAILED = frozenset({Outcome.FAIL, Outcome.CRASH})
+
+
+class Operator(Protocol):
+    """The person at the terminal, for jobs that need one."""
+
+    def ready(self, job: JobDefinition) -> bool:
+        """Show the job's instructions; True to run it, False to skip it."""
+        ...
+
+    def verdict(
+        self, job: JobDefinition, result: JobResult | None
+    ) -> tuple[Outcome, str]:
+        """Judge a job: an outcome and a comment.
+
+        :param result: what the job's command did, if it ran.
+        """
+        ...
 
 
 @dataclass(slots=True)
@@ -48,7 +87,7 @@ class RunOptions:
     """How a run behaves."""
 
     session_share: Path
-    interactive: bool = False
+    operator: Operator | None = None  # None: nobody is there (non-interactive)
     job_timeout: float | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     on_result: Callable[[JobDefinition, JobResult], None] | None = None
@@ -64,6 +103,7 @@ class _Run:
     results: dict[str, JobResult] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     resources: dict[str, list[Record]] = field(default_factory=dict)
+    invalid: dict[str, str] = field(default_factory=dict)  # id -> why it is broken
 
 
 def parse_resource_output(stdout: str) -> list[Record]:
@@ -82,25 +122,27 @@ def run_test_plan(
     resolved = resolve_test_plan(plan, {tp.id: tp for tp in catalog.test_plans})
     run = _Run(catalog, options, resolved, {job.id: job for job in catalog.jobs})
     for phase in ("setup_include", "bootstrap_include"):
-        selected = resolved.select(phase, list(run.jobs.values()))
-        _run_jobs(run, selected)
+        _run_jobs(run, resolved.select(phase, list(run.jobs.values())))
     _instantiate_templates(run)
     jobs = list(run.jobs.values())
-    desired = resolved.select("mandatory_include", jobs) + resolved.select(
-        "include", jobs
-    )
-    _run_jobs(run, desired)
+    mandatory = resolved.select("mandatory_include", jobs)
+    _run_jobs(run, mandatory + resolved.select("include", jobs), mandatory)
     return [(run.jobs[job_id], run.results[job_id]) for job_id in run.order]
 
 
-def _run_jobs(run: _Run, selected: Sequence[JobDefinition]) -> None:
+def _run_jobs(
+    run: _Run,
+    selected: Sequence[JobDefinition],
+    mandatory: Sequence[JobDefinition] = (),
+) -> None:
+    keep = {job.id for job in mandatory}
+    excludes = run.plan.qualifiers.get("exclude", [])
     excluded = [
         job.id
         for job in run.jobs.values()
-        if any(q.matches(job) for q in run.plan.qualifiers.get("exclude", []))
+        if job.id not in keep and any(q.matches(job) for q in excludes)
     ]
-    needed = with_dependencies(selected, run.jobs, excluded)
-    for job in order_jobs(needed):
+    for job in order_jobs(with_dependencies(selected, run.jobs, excluded)):
         if job.id in run.results:
             continue
         job = _with_overrides(run, job)
@@ -125,61 +167,94 @@ def _with_overrides(run: _Run, job: JobDefinition) -> JobDefinition:
     return job
 
 
+def _skip(
+    job: JobDefinition, outcome: Outcome, comments: str, **reason: Any
+) -> JobResult:
+    return JobResult(
+        job_id=job.id, outcome=outcome, comments=comments, skip_reason=reason or None
+    )
+
+
 def _blocked_result(run: _Run, job: JobDefinition) -> JobResult | None:
     """The result of a job that must not run, or None when it may."""
-    failed = [
+    if job.id in run.invalid:
+        return _skip(
+            job, Outcome.FAIL, f"invalid template instance: {run.invalid[job.id]}"
+        )
+    if job.plugin not in PLUGINS:
+        return _skip(job, Outcome.CRASH, f"unsupported plugin {job.plugin!r}")
+    blockers = [
         dep
         for dep in job.depends
-        if dep in run.results and run.results[dep].outcome is not Outcome.PASS
+        if dep not in run.results or run.results[dep].outcome is not Outcome.PASS
     ]
-    missing = [dep for dep in job.depends if dep not in run.results]
-    if failed or missing:
-        blockers = failed + missing
-        return JobResult(
-            job_id=job.id,
-            outcome=Outcome.SKIPPED_DEPENDENCY,
-            comments=f"required job did not pass: {', '.join(blockers)}",
-            skip_reason={"related_dependencies": blockers},
+    if blockers:
+        return _skip(
+            job,
+            Outcome.SKIPPED_DEPENDENCY,
+            f"required job did not pass: {', '.join(blockers)}",
+            related_dependencies=blockers,
         )
-    if job.requires:
-        unmet = _unmet_requirements(run, job)
-        if unmet:
-            outcome = (
-                Outcome.FAIL
-                if "fail-on-resource" in job.flags
-                else Outcome.SKIPPED_RESOURCE
-            )
-            return JobResult(
-                job_id=job.id,
-                outcome=outcome,
-                comments=f"resource requirement not met: {'; '.join(unmet)}",
-                skip_reason={"related_resources": unmet},
-            )
-    if job.plugin not in _AUTOMATED_IN_SILENT and not run.options.interactive:
-        return JobResult(
-            job_id=job.id,
-            outcome=Outcome.SKIP,
-            comments="interactive job skipped in a non-interactive session",
+    # "salvages": the job exists to clean up after a failure; no failure, no job.
+    not_failed = [
+        dep
+        for dep in job.salvages
+        if dep not in run.results or run.results[dep].outcome not in _FAILED
+    ]
+    if not_failed:
+        return _skip(
+            job,
+            Outcome.SKIPPED_DEPENDENCY,
+            f"salvaged job did not fail: {', '.join(not_failed)}",
+            related_dependencies=not_failed,
         )
+    unmet = _unmet_requirements(run, job)
+    if unmet:
+        outcome = (
+            Outcome.FAIL
+            if "fail-on-resource" in job.flags
+            else Outcome.SKIPPED_RESOURCE
+        )
+        return _skip(
+            job,
+            outcome,
+            f"resource requirement not met: {'; '.join(unmet)}",
+            related_resources=unmet,
+        )
+    if job.plugin in _OPERATOR_PLUGINS and run.options.operator is None:
+        return _skip(job, Outcome.SKIP, "needs an operator; the run is non-interactive")
     return None
 
 
 def _unmet_requirements(run: _Run, job: JobDefinition) -> list[str]:
+    if not job.requires:
+        return []
     try:
         imports = parse_imports(job.imports or "", job.namespace)
-        program = parse_program(job.requires or "", job.namespace, imports)
+        program = parse_program(job.requires, job.namespace, imports)
     except ResourceExpressionError as exc:
         return [f"invalid requirement: {exc.message}"]
     return [expression.text for expression in program.failing(run.resources)]
 
 
 def _execute(run: _Run, job: JobDefinition) -> JobResult:
+    operator = run.options.operator
+    if operator is not None and job.plugin in _OPERATOR_PLUGINS:
+        if not operator.ready(job):
+            return _skip(job, Outcome.SKIP, "skipped by the operator")
+        if job.plugin == "manual":
+            outcome, comments = operator.verdict(job, None)
+            return JobResult(job_id=job.id, outcome=outcome, comments=comments)
+    result = _run_command(run, job)
+    if operator is not None and job.plugin in _VERIFIED_PLUGINS:
+        outcome, comments = operator.verdict(job, result)
+        return replace(result, outcome=outcome, comments=comments)
+    return result
+
+
+def _run_command(run: _Run, job: JobDefinition) -> JobResult:
     if not job.command:
-        return JobResult(
-            job_id=job.id,
-            outcome=Outcome.FAIL,
-            comments="the job has no command to run",
-        )
+        return _skip(job, Outcome.FAIL, "the job has no command to run")
     env = build_environment(
         job,
         run.catalog.providers,
@@ -190,10 +265,8 @@ def _execute(run: _Run, job: JobDefinition) -> JobResult:
     started = time.time()
     done = run_command(job, env, timeout=timeout)
     if done.timed_out:
-        outcome, comments = (
-            Outcome.FAIL,
-            f"timed out after {timeout:g} s; the job's processes were killed",
-        )
+        outcome = Outcome.FAIL
+        comments = f"timed out after {timeout:g} s; the job's processes were killed"
     elif done.return_code == 0:
         outcome, comments = Outcome.PASS, ""
     elif done.return_code > 0:
@@ -225,7 +298,7 @@ def _instantiate_templates(run: _Run) -> None:
             try:
                 job = instantiate(template, record, index)
             except UnitError as exc:
-                _record_invalid_instance(run, template, index, exc)
+                _add_invalid_instance(run, template, index, exc)
                 continue
             run.jobs.setdefault(job.id, job)
 
@@ -244,10 +317,10 @@ def _filter_accepts(template: TemplateUnit, record: Record) -> bool:
         return False
 
 
-def _record_invalid_instance(
+def _add_invalid_instance(
     run: _Run, template: TemplateUnit, index: int, error: UnitError
 ) -> None:
-    job_id = f"{template.id}#{index}"
+    """A stand-in job that fails with the reason, if the plan selects it."""
     job = JobDefinition(
         partial_id=f"{template.partial_id}#{index}",
         namespace=template.namespace,
@@ -258,12 +331,10 @@ def _record_invalid_instance(
         checksum="",
         summary=f"invalid instance {index} of {template.template_id}",
         plugin="shell",
+        category_id=qualify(template.fields["category_id"], template.namespace)
+        if template.fields.get("category_id")
+        else DEFAULT_CATEGORY,
         template_id=template.template_id,
     )
-    run.jobs[job_id] = job
-    run.results[job_id] = JobResult(
-        job_id=job_id,
-        outcome=Outcome.FAIL,
-        comments=f"invalid template instance: {error}",
-    )
-    run.order.append(job_id)
+    run.jobs[job.id] = job
+    run.invalid[job.id] = str(error)

@@ -162,30 +162,21 @@ def _parse_plan_fields(plan: TestPlan) -> list[PlanField]:
         text = plan.fields.get(name)
         if not text:
             continue
-        start = value_line(plan, name)
-        origin = plan.origin.at(start)
+        origin = plan.field_origin(name)
+        line_map = plan.line_maps.get(name, ())
         if name in _OVERRIDE_FIELDS:
             qualifiers, problems = parse_override_lines(
-                text, _OVERRIDE_FIELDS[name], plan.namespace, origin
+                text, _OVERRIDE_FIELDS[name], plan.namespace, origin, line_map
             )
         else:
-            qualifiers, problems = parse_qualifiers(text, plan.namespace, origin)
-
-        def locate(where: Origin, name: str = name, start: int = start) -> Origin:
-            return where.at(value_line(plan, name, where.line - start))
-
-        result.append(
-            PlanField(
-                name,
-                [dataclasses.replace(q, origin=locate(q.origin)) for q in qualifiers],
-                [
-                    dataclasses.replace(
-                        p, origin=locate(p.origin), unit_id=plan.id, field=name
-                    )
-                    for p in problems
-                ],
+            qualifiers, problems = parse_qualifiers(
+                text, plan.namespace, origin, line_map
             )
-        )
+        located = [
+            dataclasses.replace(problem, unit_id=plan.id, field=name)
+            for problem in problems
+        ]
+        result.append(PlanField(name, qualifiers, located))
     return result
 
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from plainbox.errors import ResourceExpressionError
+from plainbox.resources import parse_imports
 from plainbox.units.model import DEFAULT_CATEGORY
 from plainbox.units.model import Category
 from plainbox.units.model import ExporterUnit
@@ -125,12 +127,25 @@ def _setup_job_kwargs(fields: dict[str, str], namespace: str) -> dict[str, Any]:
     return kwargs
 
 
+def _template_resource(fields: dict[str, str], namespace: str) -> str:
+    """The full id of a template's resource, seen through ``template-imports``."""
+    resource = fields.get("template-resource", "")
+    try:
+        aliases = parse_imports(fields.get("template-imports", ""), namespace)
+    except ResourceExpressionError:
+        aliases = {}  # reported by the validator
+    if resource in aliases:
+        return aliases[resource]
+    imported = {full.partition("::")[2]: full for full in aliases.values()}
+    return imported.get(resource) or qualify(resource, namespace)
+
+
 def _template_kwargs(fields: dict[str, str], namespace: str) -> dict[str, Any]:
     raw_id = fields.get("id", "")
     return {
         "partial_id": fields.get("template-id") or default_template_id(raw_id),
         "template_id": fields.get("template-id") or default_template_id(raw_id),
-        "template_resource": qualify(fields.get("template-resource", ""), namespace),
+        "template_resource": _template_resource(fields, namespace),
         "template_filter": fields.get("template-filter"),
         "template_imports": fields.get("template-imports"),
         "template_unit": fields.get("template-unit") or "job",

@@ -369,6 +369,8 @@ def read_provider_file(path: Path, problems: list[Problem]) -> Provider | None:
 
 def read_provider(path: Path, problems: list[Problem]) -> Provider | None:
     """Read a provider from its declaration file or its directory."""
+    # Jobs run in their own directories: every provider path must be absolute.
+    path = path.absolute()
     if path.is_dir():
         for name in _DECLARATIONS:
             if (path / name).is_file():

@@ -126,6 +126,7 @@ def instantiate(
             raise UnitError(
                 f"field {name!r} does not render: {exc}", origin.path, origin.line
             ) from exc
+    fields["unit"] = template.template_unit
     fields["template-engine"] = template.template_engine
     fields["template-id"] = template.template_id
     unit_type = "job" if template.template_unit != "setup job" else "setup job"

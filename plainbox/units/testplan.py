@@ -83,6 +83,8 @@ class Qualifier:
 def _compile(
     text: str, namespace: str, origin: Origin, problems: list[Problem]
 ) -> tuple[str, re.Pattern[str] | None] | None:
+    # Patterns are anchored anyway; authors often write the anchors out too.
+    text = text.removeprefix("^").removesuffix("$") or text
     pattern = qualify(text, namespace)
     if not _REGEX_SPECIALS.intersection(text):
         return pattern, None
@@ -101,7 +103,7 @@ def _compile(
 
 
 def _parse_overrides(
-    text: str, origin: Origin, problems: list[Problem]
+    text: str, namespace: str, origin: Origin, problems: list[Problem]
 ) -> tuple[tuple[str, str], ...] | None:
     overrides: list[tuple[str, str]] = []
     for item in text.split(","):
@@ -135,24 +137,38 @@ def _parse_overrides(
                 )
             )
             return None
+        if name == "category_id":
+            value = qualify(value, namespace)
         overrides.append((name, value))
     return tuple(overrides)
 
 
+def _line_origin(origin: Origin, line_map: Sequence[int], offset: int) -> Origin:
+    if offset < len(line_map):
+        return origin.at(line_map[offset])
+    return origin.at(origin.line + offset) if origin.line else origin
+
+
 def parse_qualifiers(
-    text: str, namespace: str, origin: Origin
+    text: str, namespace: str, origin: Origin, line_map: Sequence[int] = ()
 ) -> tuple[list[Qualifier], list[Problem]]:
-    """Parse an include-like field; ``origin`` is the field's first line."""
+    """Parse an include-like field.
+
+    :param origin: where the field is written.
+    :param line_map: the file line of each line of ``text`` (``Unit.line_maps``);
+        without it lines are counted from ``origin``.
+    """
     qualifiers: list[Qualifier] = []
     problems: list[Problem] = []
     for offset, raw_line in enumerate(text.splitlines()):
         line = raw_line.strip()
         if not line or line.startswith("#"):
             continue
-        where = origin.at(origin.line + offset) if origin.line else origin
-        pattern_text, _, rest = line.partition(" ")
+        where = _line_origin(origin, line_map, offset)
+        pattern_text, *rest_list = line.split(None, 1)
+        rest = rest_list[0] if rest_list else ""
         compiled = _compile(pattern_text, namespace, where, problems)
-        overrides = _parse_overrides(rest, where, problems)
+        overrides = _parse_overrides(rest, namespace, where, problems)
         if compiled is None or overrides is None:
             continue
         pattern, regex = compiled
@@ -161,7 +177,11 @@ def parse_qualifiers(
 
 
 def parse_override_lines(
-    text: str, field_name: str, namespace: str, origin: Origin
+    text: str,
+    field_name: str,
+    namespace: str,
+    origin: Origin,
+    line_map: Sequence[int] = (),
 ) -> tuple[list[Qualifier], list[Problem]]:
     """Parse ``apply VALUE to PATTERN`` lines into qualifiers carrying one override."""
     qualifiers: list[Qualifier] = []
@@ -170,7 +190,7 @@ def parse_override_lines(
         line = raw_line.strip()
         if not line or line.startswith("#"):
             continue
-        where = origin.at(origin.line + offset) if origin.line else origin
+        where = _line_origin(origin, line_map, offset)
         match = _OVERRIDE_LINE.match(line)
         if match is None:
             problems.append(
@@ -182,9 +202,9 @@ def parse_override_lines(
             )
             continue
         value, pattern_text = match.groups()
-        if field_name == "category_id":
-            value = qualify(value, namespace)
-        overrides = _parse_overrides(f"{field_name}={value}", where, problems)
+        overrides = _parse_overrides(
+            f"{field_name}={value}", namespace, where, problems
+        )
         compiled = _compile(pattern_text, namespace, where, problems)
         if compiled is None or overrides is None:
             continue
@@ -206,10 +226,16 @@ class ResolvedPlan:
 
     def select(self, kind: str, jobs: Sequence[JobDefinition]) -> list[JobDefinition]:
         """Jobs matched by one field's qualifiers, in qualifier order, minus excludes."""
-        excluded = self.qualifiers.get("exclude", [])
+        # Mandatory jobs cannot be deselected; setup jobs run only as setup.
+        excluded = (
+            [] if kind == "mandatory_include" else self.qualifiers.get("exclude", [])
+        )
+        setup_wanted = kind == "setup_include"
         ranked: dict[str, tuple[int, int, JobDefinition]] = {}
         for rank, qualifier in enumerate(self.qualifiers.get(kind, [])):
             for position, job in enumerate(jobs):
+                if not setup_wanted and is_setup_job(job):
+                    continue
                 if job.id not in ranked and qualifier.matches(job):
                     ranked[job.id] = (rank, position, job)
         chosen = sorted(ranked.values(), key=lambda item: (item[0], item[1]))
@@ -258,7 +284,10 @@ def resolve_test_plan(plan: TestPlan, plans: dict[str, TestPlan]) -> ResolvedPla
             text = getattr(current, name)
             if text:
                 qualifiers, problems = parse_qualifiers(
-                    text, current.namespace, current.field_origin(name)
+                    text,
+                    current.namespace,
+                    current.field_origin(name),
+                    current.line_maps.get(name, ()),
                 )
                 resolved.qualifiers.setdefault(name, []).extend(qualifiers)
                 resolved.problems.extend(problems)
@@ -270,7 +299,11 @@ def resolve_test_plan(plan: TestPlan, plans: dict[str, TestPlan]) -> ResolvedPla
             if text:
                 spelled = name if name in current.fields else name.replace("_", "-")
                 qualifiers, problems = parse_override_lines(
-                    text, field_name, current.namespace, current.field_origin(spelled)
+                    text,
+                    field_name,
+                    current.namespace,
+                    current.field_origin(spelled),
+                    current.line_maps.get(spelled, ()),
                 )
                 resolved.override_qualifiers.extend(qualifiers)
                 resolved.problems.extend(problems)

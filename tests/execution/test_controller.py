@@ -141,16 +141,27 @@ def test_run_test_plan_decodes_non_utf8_output(run_units):
     assert result_of(results, "binary")[1].stdout == "a\ufffdb"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a job with an unsupported plugin is treated as interactive and "
-    "skipped (or run when interactive) instead of crashing",
-)
-@pytest.mark.parametrize("interactive", [False, True])
-def test_run_test_plan_unsupported_plugin_crashes(run_units, interactive):
+class FakeOperator:
+    """Answers every question the same way, and remembers what it saw."""
+
+    def __init__(self, ready: bool = True, outcome: Outcome = Outcome.PASS) -> None:
+        self._ready = ready
+        self._outcome = outcome
+        self.seen: dict[str, JobResult | None] = {}
+
+    def ready(self, job: JobDefinition) -> bool:
+        return self._ready
+
+    def verdict(self, job: JobDefinition, result: JobResult | None):
+        self.seen[job.partial_id] = result
+        return self._outcome, f"judged {job.partial_id}"
+
+
+@pytest.mark.parametrize("operator", [None, FakeOperator()])
+def test_run_test_plan_unsupported_plugin_crashes(run_units, operator):
     results = run_units(
         "id: legacy\nplugin: local\ncommand: true\n" + plan("include: .*"),
-        interactive=interactive,
+        operator=operator,
     )
 
     assert outcomes(results) == {"legacy": "crash"}
@@ -272,11 +283,6 @@ def test_run_test_plan_exclude_wins_over_dependencies(run_units, tmp_path):
     assert not (tmp_path / "share" / "banned-ran").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: exclude also removes mandatory_include jobs, which the spec "
-    "says cannot be deselected",
-)
 def test_run_test_plan_exclude_cannot_deselect_mandatory_jobs(run_units):
     results = run_units(
         "id: must\nplugin: shell\ncommand: true\n\n"
@@ -297,11 +303,6 @@ def test_run_test_plan_pulls_dependencies_not_in_the_plan(run_units):
     assert outcomes(results) == {"c": "pass", "b": "pass", "a": "pass"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: 'salvages' is ignored; a salvaging job runs although the salvaged "
-    "job passed",
-)
 def test_run_test_plan_salvaging_job_runs_only_after_a_failure(run_units, tmp_path):
     results = run_units(
         "id: fine\nplugin: shell\ncommand: true\n\n"
@@ -431,16 +432,32 @@ def test_run_test_plan_skips_interactive_jobs_when_non_interactive(run_units, tm
     assert list((tmp_path / "share").iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with interactive=True a manual job fails ('no command to run') "
-    "and verify jobs get pass/fail; Checkbox's runner leaves them undecided",
-)
-@pytest.mark.parametrize("partial_id", ["manual-job", "verify", "interact-verify"])
-def test_run_test_plan_interactive_judged_jobs_are_undecided(run_units, partial_id):
-    results = run_units(INTERACTIVE, interactive=True)
+@pytest.mark.parametrize("outcome", [Outcome.PASS, Outcome.FAIL])
+def test_run_test_plan_operator_judges_manual_and_verify_jobs(
+    run_units, tmp_path, outcome
+):
+    operator = FakeOperator(outcome=outcome)
+    results = run_units(INTERACTIVE, operator=operator)
 
-    assert outcomes(results)[partial_id] == "undecided"
+    for partial_id in ("manual-job", "verify", "interact-verify"):
+        job, result = result_of(results, partial_id)
+        assert result.outcome is outcome
+        assert result.comments == f"judged {partial_id}"
+    # A manual job runs nothing; verify jobs are judged after their command ran.
+    assert operator.seen["manual-job"] is None
+    assert operator.seen["verify"] is not None
+    assert operator.seen["verify"].return_code == 0
+    assert result_of(results, "interact")[1].outcome is Outcome.PASS
+    ran = {path.name for path in (tmp_path / "share").iterdir()}
+    assert ran == {"interact-ran", "verify-ran", "interact-verify-ran"}
+
+
+def test_run_test_plan_operator_may_skip_interactive_jobs(run_units, tmp_path):
+    results = run_units(INTERACTIVE, operator=FakeOperator(ready=False))
+
+    assert outcomes(results)["interact"] == "skip"
+    assert result_of(results, "interact")[1].comments == "skipped by the operator"
+    assert list((tmp_path / "share").iterdir()) == []
 
 
 # -- bootstrap and templates --------------------------------------------------
@@ -526,26 +543,8 @@ command: echo {{k}}
     ("resource", "alias", "name"),
     [
         ("com.other::things", "", "things"),
-        pytest.param(
-            "things",
-            "",
-            "things",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: template-resource is qualified with the template's "
-                "namespace, ignoring template-imports",
-            ),
-        ),
-        pytest.param(
-            "r",
-            " as r",
-            "r",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: template-resource is qualified with the template's "
-                "namespace, ignoring the template-imports alias",
-            ),
-        ),
+        ("things", "", "things"),
+        ("r", " as r", "r"),
     ],
 )
 def test_run_test_plan_template_resource_from_another_namespace(
@@ -595,11 +594,6 @@ def test_run_test_plan_invalid_instance_fails_with_the_reason(run_units):
     assert outcomes(results)["other"] == "pass"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: invalid instances are recorded as failed for every template of a "
-    "bootstrapped resource, even when the plan does not select the template",
-)
 def test_run_test_plan_invalid_instance_of_unselected_template_is_ignored(run_units):
     results = run_units(
         BROKEN_TEMPLATE + plan("bootstrap_include: disks\ninclude: other\n")
@@ -635,11 +629,6 @@ def test_run_test_plan_runs_setup_then_bootstrap_then_tests(run_units):
     assert result_of(results, "check")[1].stdout == "ready\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: include patterns also select setup jobs (testplan.is_setup_job, "
-    "'only through setup_include', is never used)",
-)
 def test_run_test_plan_include_does_not_select_setup_jobs(run_units):
     results = run_units(SETUP.split("\nunit: test plan")[0] + plan("include: .*\n"))
 
@@ -726,11 +715,6 @@ def test_run_test_plan_passes_launcher_environment(run_units, monkeypatch):
     assert result_of(results, "env")[1].stdout == "launcher process\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a provider named by a relative path gets relative "
-    "PLAINBOX_PROVIDER_DATA/bin paths, which break in the job's private cwd",
-)
 def test_run_test_plan_provider_given_by_relative_path(tmp_path, monkeypatch):
     write_provider(
         tmp_path / "example",

@@ -293,10 +293,6 @@ def test_instance_fields_drop_template_fields(default_template):
     assert instance.field_origin("command") == default_template.field_origin("command")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: instances have no 'unit' field; Checkbox sets unit := template-unit",
-)
 def test_instance_fields_set_unit_from_template_unit(default_template):
     instance = instantiate(default_template, {"name": "sda", "size": "1"}, 1)
 

@@ -77,7 +77,7 @@ def job(partial_id: str, namespace: str = NS, template_id: str | None = None):
         ("foo[12]", False),
         ("foo?", False),
         ("(foo)", False),
-        ("^foo$", False),
+        ("^foo$", True),
     ],
 )
 def test_parse_qualifiers_detects_exact_and_regex_patterns(text, exact):
@@ -123,10 +123,6 @@ def test_parse_qualifiers_matches_whole_ids(text, matching, not_matching):
     assert [uid for uid in not_matching if qualifier.matches_id(uid)] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: '^...$' anchors end up inside 'ns::(?:^...$)' and match nothing",
-)
 @pytest.mark.parametrize("text", ["^disk/.*$", "^disk/.*"])
 def test_parse_qualifiers_accepts_explicit_anchors(text):
     (qualifier,), _ = parse_qualifiers(text, NS, FIELD)
@@ -152,7 +148,7 @@ def test_parse_qualifiers_skips_comments_and_blank_lines():
         ("foo certification-status=blocker", (("certification_status", "blocker"),)),
         (
             "foo certification-status=blocker, category-id=x",
-            (("certification_status", "blocker"), ("category_id", "x")),
+            (("certification_status", "blocker"), ("category_id", "com.example::x")),
         ),
         (
             "foo   certification_status=non-blocker ,auto-retry=no",
@@ -168,11 +164,6 @@ def test_parse_qualifiers_normalises_inline_overrides(text, overrides):
     assert qualifier.pattern == f"{NS}::foo"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: only a space separates pattern and overrides; a tab is kept "
-    "in the (exact) pattern, which silently matches nothing",
-)
 def test_parse_qualifiers_splits_overrides_at_any_whitespace():
     (qualifier,), problems = parse_qualifiers(
         "foo\tcertification-status=blocker", NS, FIELD
@@ -235,11 +226,6 @@ include:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: include lines are located from the 'include:' key line, but the "
-    "value starts on the next line and column-0 comments are dropped from it",
-)
 def test_resolve_test_plan_locates_problems_at_their_file_line():
     plan = resolved(PLAN_WITH_PROBLEMS)
 
@@ -607,11 +593,6 @@ def test_resolved_plan_overrides_for_matches_template_instances():
     assert plan.overrides_for(instance) == {"certification_status": "blocker"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an inline category-id override is not qualified with the plan's "
-    "namespace (category_overrides values are), so jobs get a partial category id",
-)
 def test_resolved_plan_overrides_for_qualifies_inline_categories():
     plan = resolved(OVERRIDES)
 

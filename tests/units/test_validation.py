@@ -558,11 +558,6 @@ def test_reference_index() -> None:
     assert "com.canonical.plainbox::uncategorised" in index.categories
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: resolve_test_plan passes the key line to parse_qualifiers, so a "
-    "qualifier of a value starting below 'include:' is located one line too high",
-)
 def test_resolved_qualifiers_are_on_their_own_lines(tmp_path: Path) -> None:
     write_provider(tmp_path / "prov", plan("include:\n a\n b\n"))
     catalog = load(tmp_path / "prov")

@@ -440,7 +440,7 @@ def test_run_test_plan_operator_judges_manual_and_verify_jobs(
     results = run_units(INTERACTIVE, operator=operator)
 
     for partial_id in ("manual-job", "verify", "interact-verify"):
-        job, result = result_of(results, partial_id)
+        _job, result = result_of(results, partial_id)
         assert result.outcome is outcome
         assert result.comments == f"judged {partial_id}"
     # A manual job runs nothing; verify jobs are judged after their command ran.

@@ -145,10 +145,10 @@ def load_catalog(
         provider = read_provider(path, catalog.problems)
         if provider is not None:
             providers.append(provider)
-    known = {provider.definition.resolve() for provider in providers}
-    for provider in discover_providers(search_path, catalog.problems):
-        if provider.definition.resolve() not in known:
-            providers.append(provider)
+    providers.extend(discover_providers(search_path, catalog.problems))
+    # The same declaration may be reached several ways; load it once.
+    unique = {provider.definition.resolve(): provider for provider in reversed(providers)}
+    providers = [p for p in providers if unique.get(p.definition.resolve()) is p]
     for provider in providers:
         catalog.add(provider)
     return catalog

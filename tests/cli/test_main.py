@@ -235,3 +235,63 @@ def test_console_script_runs_tutorial(tmp_path):
         "skipped-resource",
     }
     assert oct(report.parent.stat().st_mode & 0o777) == "0o700"
+
+
+def test_validate_bundled_providers_are_clean(capsys):
+    from plainbox.paths import BUILTIN_PROVIDER_DIR
+
+    code, out, _ = run_main(
+        capsys, "validate", str(BUILTIN_PROVIDER_DIR), str(TUTORIAL)
+    )
+    assert (code, out) == (0, "")
+
+
+BROKEN = """\
+id: broken
+plugin: shel
+command: true
+
+id: also broken
+this line is not a field
+"""
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_validate_reports_located_errors_and_exits_1(capsys, tmp_path, output):
+    directory = tmp_path / "bad"
+    (directory / "units").mkdir(parents=True)
+    (directory / "provider.toml").write_text(
+        '[provider]\nname = "bad"\nnamespace = "com.bad"\nversion = "1"\n'
+    )
+    unit_file = directory / "units" / "bad.pxu"
+    unit_file.write_text(BROKEN)
+    (directory / "units" / "good.pxu").write_text(
+        "id: fine\nplugin: shell\ncommand: true\n"
+    )
+    code, out, _ = run_main(capsys, "validate", str(directory), "--format", output)
+    assert code == 1
+    if output == "json":
+        problems = json.loads(out)
+        assert {(p["line"], p["severity"]) for p in problems} >= {
+            (2, "error"),
+            (6, "error"),
+        }
+        assert all(p["path"] == str(unit_file) for p in problems)
+    else:
+        assert f"{unit_file}:2: error:" in out
+        assert f"{unit_file}:6: error:" in out
+
+
+def test_validate_strict_fails_on_warnings(capsys, tmp_path):
+    directory = tmp_path / "warn"
+    (directory / "units").mkdir(parents=True)
+    (directory / "provider.toml").write_text(
+        '[provider]\nname = "warn"\nnamespace = "com.warn"\nversion = "1"\n'
+    )
+    (directory / "units" / "u.pxu").write_text(
+        "id: w\n_summary: s\nplugin: shell\ncommand: true\nunknwon: 1\n"
+    )
+    assert run_main(capsys, "validate", str(directory))[0] == 0
+    code, out, _ = run_main(capsys, "validate", "--strict", str(directory))
+    assert code == 1
+    assert "unknown field 'unknwon'" in out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import enum
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -169,4 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def console_main() -> None:
     """The ``plainbox`` console script."""
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (plainbox list | head): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = ExitCode.FAILED
+    sys.exit(code)

@@ -147,7 +147,9 @@ def load_catalog(
             providers.append(provider)
     providers.extend(discover_providers(search_path, catalog.problems))
     # The same declaration may be reached several ways; load it once.
-    unique = {provider.definition.resolve(): provider for provider in reversed(providers)}
+    unique = {
+        provider.definition.resolve(): provider for provider in reversed(providers)
+    }
     providers = [p for p in providers if unique.get(p.definition.resolve()) is p]
     for provider in providers:
         catalog.add(provider)

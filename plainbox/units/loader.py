@@ -41,15 +41,21 @@ __all__ = [
 ]
 
 _SEPARATORS = re.compile(r"[\s,]+")
+_COMMENT = re.compile(r"#[^\n]*")
 _OPTION_SEPARATORS = re.compile(r"[\s,;]+")
 _DURATION = re.compile(r"^(?:(\d+)h)?[ :]*(?:(\d+)m)?[ :]*(?:(\d+)s)?$")
 _TEMPLATE_ID_DROP = re.compile(r"[^A-Za-z0-9\-_.:/\\]")
 
 
 def split_ids(text: str | None) -> tuple[str, ...]:
-    """Words of a list field separated by white space and/or commas."""
+    """Words of a list field separated by white space and/or commas.
+
+    ``#`` starts a comment that runs to the end of its line, at any column.
+    """
     if not text:
         return ()
+    if "#" in text:
+        text = _COMMENT.sub("", text)
     return tuple(word for word in _SEPARATORS.split(text) if word)
 
 

@@ -30,6 +30,8 @@ from plainbox.units.model import Unit
 from plainbox.units.model import qualify
 from plainbox.units.problems import Problem
 from plainbox.units.problems import Severity
+from plainbox.units.siblings import generated_jobs
+from plainbox.units.testplan import EXACT_ID_FIELDS
 from plainbox.units.testplan import Qualifier
 
 
@@ -93,6 +95,8 @@ class ReferenceIndex:
         for unit in catalog.units:
             if isinstance(unit, JobDefinition):
                 index.jobs.setdefault(unit.id, unit)
+                for twin in generated_jobs(unit):
+                    index.jobs.setdefault(twin.id, twin)
             elif isinstance(unit, TemplateUnit):
                 index.templates.setdefault(unit.id, unit)
                 index._instances.append((_instance_id_prefix(unit), unit))
@@ -310,7 +314,10 @@ def _selection_problem(
     """What is wrong with what one qualifier selects, if anything."""
     if not index.selects_anything(qualifier):
         if qualifier.is_exact:
-            return Severity.ERROR, f"field {name!r}: unknown job {qualifier.pattern!r}"
+            # Checkbox only advises here; plainbox warns, except where the
+            # plan cannot work without the job.
+            severity = Severity.ERROR if name in EXACT_ID_FIELDS else Severity.WARNING
+            return severity, f"field {name!r}: unknown job {qualifier.pattern!r}"
         return (
             Severity.WARNING,
             f"field {name!r}: pattern {qualifier.text!r} matches no job",

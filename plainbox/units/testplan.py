@@ -149,14 +149,24 @@ def _line_origin(origin: Origin, line_map: Sequence[int], offset: int) -> Origin
     return origin.at(origin.line + offset) if origin.line else origin
 
 
+#: Fields that list exact job ids only (dots in a namespace are no regex).
+EXACT_ID_FIELDS = frozenset({"bootstrap_include", "setup_include"})
+
+
 def parse_qualifiers(
-    text: str, namespace: str, origin: Origin, line_map: Sequence[int] = ()
+    text: str,
+    namespace: str,
+    origin: Origin,
+    line_map: Sequence[int] = (),
+    *,
+    exact: bool = False,
 ) -> tuple[list[Qualifier], list[Problem]]:
     """Parse an include-like field.
 
     :param origin: where the field is written.
     :param line_map: the file line of each line of ``text`` (``Unit.line_maps``);
         without it lines are counted from ``origin``.
+    :param exact: every word is an exact id, never a regular expression.
     """
     qualifiers: list[Qualifier] = []
     problems: list[Problem] = []
@@ -167,7 +177,13 @@ def parse_qualifiers(
         where = _line_origin(origin, line_map, offset)
         pattern_text, *rest_list = line.split(None, 1)
         rest = rest_list[0] if rest_list else ""
-        compiled = _compile(pattern_text, namespace, where, problems)
+        if exact:
+            compiled: tuple[str, re.Pattern[str] | None] | None = (
+                qualify(pattern_text, namespace),
+                None,
+            )
+        else:
+            compiled = _compile(pattern_text, namespace, where, problems)
         overrides = _parse_overrides(rest, namespace, where, problems)
         if compiled is None or overrides is None:
             continue
@@ -288,6 +304,7 @@ def resolve_test_plan(plan: TestPlan, plans: dict[str, TestPlan]) -> ResolvedPla
                     current.namespace,
                     current.field_origin(name),
                     current.line_maps.get(name, ()),
+                    exact=name in EXACT_ID_FIELDS,
                 )
                 resolved.qualifiers.setdefault(name, []).extend(qualifiers)
                 resolved.problems.extend(problems)

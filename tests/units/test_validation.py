@@ -280,7 +280,7 @@ RULES = [
     (
         "plan-unknown",
         plan("include:\n sh\n gone\n"),
-        ERROR,
+        WARNING,
         "field 'include': unknown job 'com.example::gone'",
         L + 1,
     ),
@@ -294,15 +294,29 @@ RULES = [
     (
         "plan-mandatory",
         plan("include: sh\nmandatory_include: gone\n"),
-        ERROR,
+        WARNING,
         "field 'mandatory_include': unknown job",
         L,
     ),
     (
         "plan-exclude",
         plan("include: sh\nexclude: gone\n"),
-        ERROR,
+        WARNING,
         "field 'exclude': unknown job",
+        L,
+    ),
+    (
+        "plan-bootstrap-unknown",
+        plan("include: sh\nbootstrap_include: com.example::gone.res\n"),
+        ERROR,
+        "field 'bootstrap_include': unknown job 'com.example::gone.res'",
+        L,
+    ),
+    (
+        "plan-nested-comment",
+        plan("include: sh\nnested_part:\n  # not a plan\n  gone # nor this\n"),
+        ERROR,
+        "nested_part 'com.example::gone' is not a known test plan",
         L,
     ),
     (
@@ -361,7 +375,7 @@ RULES = [
     (
         "plan-override-target",
         plan("include: sh\ncertification_status_overrides: apply blocker to gone\n"),
-        ERROR,
+        WARNING,
         "field 'certification_status_overrides': unknown job",
         L,
     ),
@@ -535,7 +549,7 @@ def test_yaml_test_plan_lines(tmp_path: Path) -> None:
     )
     catalog = load(tmp_path / "prov")
     problems = validate(catalog, [p for p in catalog.providers if p.name == "prov"])
-    located(path, problems, ERROR, "unknown job 'com.example::gone'", 6)
+    located(path, problems, WARNING, "unknown job 'com.example::gone'", 6)
 
 
 def test_instance_id_pattern(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 project = "plainbox"
 author = "plainbox developers"
-copyright = "2026, plainbox developers"  # noqa: A001 - Sphinx's name
+copyright = "2026, plainbox developers"
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.intersphinx"]
 intersphinx_mapping: dict[str, tuple[str, None]] = {}
 exclude_patterns = ["_build"]

@@ -28,7 +28,6 @@ from plainbox.units.problems import Problem
 from plainbox.units.problems import Severity
 from plainbox.units.pxu import decode_unit_text
 from plainbox.units.pxu import parse_pxu
-from plainbox.units.yamlunits import parse_yaml_units
 
 
 if sys.version_info >= (3, 11):
@@ -454,7 +453,13 @@ def load_unit_file(
         return
     text, decode_problems = decode_unit_text(data, name)
     problems.extend(decode_problems)
-    parse = parse_yaml_units if path.suffix in {".yaml", ".yml"} else parse_pxu
+    if path.suffix in {".yaml", ".yml"}:
+        # Imported here: PyYAML costs start-up time most providers never need.
+        from plainbox.units.yamlunits import parse_yaml_units
+
+        parse = parse_yaml_units
+    else:
+        parse = parse_pxu
     records, parse_problems = parse(text, name)
     problems.extend(parse_problems)
     for record in records:

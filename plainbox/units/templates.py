@@ -8,6 +8,7 @@ reference, so their checksums stay stable when a resource gains new keys.
 
 from __future__ import annotations
 
+import functools
 import os
 import string
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from plainbox.units.model import TemplateUnit
 
 
 if TYPE_CHECKING:
+    import jinja2
     import jinja2.sandbox
 
 
@@ -56,22 +58,49 @@ def _instance_fields(template: TemplateUnit) -> dict[str, str]:
     }
 
 
+def _is_templated(engine: str, text: str) -> bool:
+    """Whether a field needs rendering at all (most fields are plain text)."""
+    if engine == "jinja2":
+        return "{" in text
+    return "{" in text or "}" in text
+
+
+@functools.lru_cache(maxsize=8192)
+def _jinja_variables(text: str) -> frozenset[str]:
+    from jinja2 import meta
+
+    return frozenset(meta.find_undeclared_variables(_jinja().parse(text)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _jinja_template(text: str) -> jinja2.Template:
+    return _jinja().from_string(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _format_variables(text: str) -> frozenset[str]:
+    return frozenset(
+        field_name.split(".")[0].split("[")[0]
+        for _, field_name, _, _ in string.Formatter().parse(text)
+        if field_name
+    )
+
+
 def template_parameters(template: TemplateUnit) -> set[str]:
     """Names of the record keys the template's fields refer to.
 
     :raises UnitError: a field is not a valid template for its engine.
     """
     names: set[str] = set()
+    engine = template.template_engine
     for name, text in _instance_fields(template).items():
+        if not _is_templated(engine, text):
+            continue
         try:
-            if template.template_engine == "jinja2":
-                from jinja2 import meta
-
-                names |= meta.find_undeclared_variables(_jinja().parse(text))
+            if engine == "jinja2":
+                names |= _jinja_variables(text)
             else:
-                for _, field_name, _, _ in string.Formatter().parse(text):
-                    if field_name:
-                        names.add(field_name.split(".")[0].split("[")[0])
+                names |= _format_variables(text)
         except Exception as exc:
             origin = template.field_origin(name)
             raise UnitError(
@@ -88,6 +117,8 @@ def placeholder_record(template: TemplateUnit) -> dict[str, str]:
 
 
 def _render(template: TemplateUnit, text: str, params: Mapping[str, Any]) -> str:
+    if not _is_templated(template.template_engine, text):
+        return text
     if template.template_engine == "jinja2":
         context = {
             **params,
@@ -95,7 +126,7 @@ def _render(template: TemplateUnit, text: str, params: Mapping[str, Any]) -> str
             "__checkbox_env__": {},
             "__on_ubuntucore__": False,
         }
-        return _jinja().from_string(text).render(context)
+        return _jinja_template(text).render(context)
     return text.format(**params)
 
 

@@ -286,8 +286,46 @@ class ResolvedPlan:
         return missing
 
 
-def resolve_test_plan(plan: TestPlan, plans: dict[str, TestPlan]) -> ResolvedPlan:
-    """Merge a plan with its nested parts (recursively, each once, cycle-safe)."""
+def _collect_qualifiers(current: TestPlan, resolved: ResolvedPlan) -> None:
+    """Add one plan's selection and override lines to a resolution."""
+    for name in _PLAN_FIELDS:
+        text = getattr(current, name)
+        if text:
+            qualifiers, problems = parse_qualifiers(
+                text,
+                current.namespace,
+                current.field_origin(name),
+                current.line_maps.get(name, ()),
+                exact=name in EXACT_ID_FIELDS,
+            )
+            resolved.qualifiers.setdefault(name, []).extend(qualifiers)
+            resolved.problems.extend(problems)
+    for name, field_name in (
+        ("category_overrides", "category_id"),
+        ("certification_status_overrides", "certification_status"),
+    ):
+        text = getattr(current, name)
+        if text:
+            spelled = name if name in current.fields else name.replace("_", "-")
+            qualifiers, problems = parse_override_lines(
+                text,
+                field_name,
+                current.namespace,
+                current.field_origin(spelled),
+                current.line_maps.get(spelled, ()),
+            )
+            resolved.override_qualifiers.extend(qualifiers)
+            resolved.problems.extend(problems)
+
+
+def resolve_test_plan(
+    plan: TestPlan, plans: dict[str, TestPlan], *, with_qualifiers: bool = True
+) -> ResolvedPlan:
+    """Merge a plan with its nested parts (recursively, each once, cycle-safe).
+
+    :param with_qualifiers: also parse the plans' selection and override
+        lines; without them only the nested parts are resolved (cheap).
+    """
     resolved = ResolvedPlan(plan)
     visiting: list[str] = []
     done: set[str] = set()
@@ -296,34 +334,8 @@ def resolve_test_plan(plan: TestPlan, plans: dict[str, TestPlan]) -> ResolvedPla
         visiting.append(current.id)
         if current is not plan:
             resolved.nested.append(current)
-        for name in _PLAN_FIELDS:
-            text = getattr(current, name)
-            if text:
-                qualifiers, problems = parse_qualifiers(
-                    text,
-                    current.namespace,
-                    current.field_origin(name),
-                    current.line_maps.get(name, ()),
-                    exact=name in EXACT_ID_FIELDS,
-                )
-                resolved.qualifiers.setdefault(name, []).extend(qualifiers)
-                resolved.problems.extend(problems)
-        for name, field_name in (
-            ("category_overrides", "category_id"),
-            ("certification_status_overrides", "certification_status"),
-        ):
-            text = getattr(current, name)
-            if text:
-                spelled = name if name in current.fields else name.replace("_", "-")
-                qualifiers, problems = parse_override_lines(
-                    text,
-                    field_name,
-                    current.namespace,
-                    current.field_origin(spelled),
-                    current.line_maps.get(spelled, ()),
-                )
-                resolved.override_qualifiers.extend(qualifiers)
-                resolved.problems.extend(problems)
+        if with_qualifiers:
+            _collect_qualifiers(current, resolved)
         for part_id in current.nested_part:
             origin = current.field_origin("nested_part")
             if part_id in visiting:

@@ -78,7 +78,7 @@ def _nested_part_problems(
     """Unknown and cyclic nested parts (the rest is checked plan by plan)."""
     if not plan.nested_part:
         return []
-    resolved = resolve_test_plan(plan, index.plans)
+    resolved = resolve_test_plan(plan, index.plans, with_qualifiers=False)
     return [
         problem
         for problem in resolved.problems

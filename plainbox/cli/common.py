@@ -12,6 +12,7 @@ from plainbox import paths
 from plainbox.units.catalog import Catalog
 from plainbox.units.catalog import load_catalog
 from plainbox.units.problems import Origin
+from plainbox.units.provider import SKIPPED_FILE_MESSAGE
 
 
 __all__ = ["absolute_origin", "catalog_from_args", "print_json", "search_path"]
@@ -30,9 +31,16 @@ def search_path() -> list[Path]:
 def catalog_from_args(args: argparse.Namespace, *extra: str) -> Catalog:
     """Load the built-in provider, ``-P`` providers, named ones and the search path."""
     explicit = [Path(entry) for entry in (*args.provider, *extra)]
-    return load_catalog(
+    catalog = load_catalog(
         search_path(), builtin_dir=paths.BUILTIN_PROVIDER_DIR, explicit=explicit
     )
+    skipped = sum(1 for p in catalog.problems if p.message == SKIPPED_FILE_MESSAGE)
+    if skipped and args.command != "validate":
+        sys.stderr.write(
+            f"plainbox: warning: {skipped} unit file(s) could not be parsed and "
+            "were skipped; 'plainbox validate' shows why\n"
+        )
+    return catalog
 
 
 def absolute_origin(origin: Origin) -> str:

@@ -36,6 +36,8 @@ class Catalog:
     providers: list[Provider] = field(default_factory=list)
     units: list[Unit] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Units of files with syntax errors: validated, never listed or run.
+    quarantined: list[Unit] = field(default_factory=list)
     _by_id: dict[str, list[Unit]] = field(default_factory=dict)
 
     def add(self, provider: Provider) -> None:
@@ -44,6 +46,7 @@ class Catalog:
         self.providers.append(provider)
         self.units.extend(loaded.units)
         self.problems.extend(loaded.problems)
+        self.quarantined.extend(loaded.quarantined)
         self._by_id.clear()
 
     def _index(self) -> dict[str, list[Unit]]:

@@ -52,6 +52,7 @@ _DECLARATIONS = ("provider.toml", "manage.py")
 _UNIT_SUFFIXES = (".pxu", ".txt", ".txt.in", ".yaml", ".yml")
 _LEGACY_JOB_SUFFIXES = (".pxu", ".txt", ".in", ".yaml", ".yml")
 _INI_SECTION = "PlainBox Provider"
+SKIPPED_FILE_MESSAGE = "no units loaded from this file: fix the errors reported for it"
 _GETTEXT_MARKERS = frozenset({"N_", "_", "gettext"})
 
 
@@ -111,6 +112,8 @@ class ProviderUnits:
     provider: Provider
     units: list[Unit] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Units of files with syntax errors: validated, but never listed or run.
+    quarantined: list[Unit] = field(default_factory=list)
 
 
 def _walk_files(directory: Path) -> Iterator[Path]:
@@ -442,7 +445,11 @@ def discover_providers(
 
 
 def load_unit_file(
-    path: Path, provider: Provider, units: list[Unit], problems: list[Problem]
+    path: Path,
+    provider: Provider,
+    units: list[Unit],
+    problems: list[Problem],
+    quarantined: list[Unit] | None = None,
 ) -> None:
     """Parse one unit file and load its records into ``units``."""
     name = str(path)
@@ -462,12 +469,22 @@ def load_unit_file(
         parse = parse_pxu
     records, parse_problems = parse(text, name)
     problems.extend(parse_problems)
+    if any(p.severity is Severity.ERROR for p in (*decode_problems, *parse_problems)):
+        # As Checkbox does: a file that does not parse contributes no units,
+        # since a syntax slip can change what the records after it mean.
+        # Every error in it is still reported, not just the first.
+        problems.append(_problem(path, SKIPPED_FILE_MESSAGE))
+        target = quarantined
+    else:
+        target = units
+    if target is None:
+        return
     for record in records:
         unit, problem = load_record(
             record, namespace=provider.namespace, provider=provider.name
         )
         if unit is not None:
-            units.append(unit)
+            target.append(unit)
         elif problem is not None:
             problems.append(problem)
 
@@ -476,5 +493,7 @@ def load_provider_units(provider: Provider) -> ProviderUnits:
     """Load every unit file of a provider; problems are collected, never raised."""
     result = ProviderUnits(provider)
     for path in provider.unit_files():
-        load_unit_file(path, provider, result.units, result.problems)
+        load_unit_file(
+            path, provider, result.units, result.problems, result.quarantined
+        )
     return result

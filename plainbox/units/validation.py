@@ -57,7 +57,11 @@ def validate(
     in_target = _target_filter(targets)
     index = ReferenceIndex.build(catalog)
     problems = [p for p in catalog.problems if in_target(p.origin.path)]
-    units = [unit for unit in catalog.units if in_target(unit.origin.path)]
+    units = [
+        unit
+        for unit in (*catalog.units, *catalog.quarantined)
+        if in_target(unit.origin.path)
+    ]
     problems.extend(_duplicate_ids(catalog.units, in_target))
     for unit in units:
         own = check_unit(unit)

@@ -295,3 +295,20 @@ def test_validate_strict_fails_on_warnings(capsys, tmp_path):
     code, out, _ = run_main(capsys, "validate", "--strict", str(directory))
     assert code == 1
     assert "unknown field 'unknwon'" in out
+
+
+def test_list_warns_about_files_skipped_for_syntax_errors(capsys, tmp_path):
+    directory = tmp_path / "half"
+    (directory / "units").mkdir(parents=True)
+    (directory / "provider.toml").write_text(
+        '[provider]\nname = "half"\nnamespace = "com.half"\nversion = "1"\n'
+    )
+    (directory / "units" / "bad.pxu").write_text("id: lost\nnot a field\n")
+    (directory / "units" / "good.pxu").write_text(
+        "id: kept\nplugin: shell\ncommand: true\n"
+    )
+    code, out, err = run_main(capsys, "-P", str(directory), "list", "jobs")
+    assert code == 0
+    assert "com.half::kept" in out
+    assert "com.half::lost" not in out
+    assert "1 unit file(s) could not be parsed" in err

@@ -89,11 +89,17 @@ def test_load_catalog_explicit_non_provider_is_problem(tmp_path):
     assert len(result.problems) == 1
 
 
-def test_load_catalog_collects_unit_problems(make_provider, tmp_path):
-    make_provider(units={"units/a.pxu": "id: a\nbroken\n\nid: b\n"})
+def test_load_catalog_quarantines_files_with_syntax_errors(make_provider, tmp_path):
+    """As in Checkbox, a file that does not parse contributes no units."""
+    make_provider(
+        units={"units/a.pxu": "id: a\nbroken\n\nid: b\n", "units/ok.pxu": "id: c\n"}
+    )
     result = load_catalog([tmp_path / "providers"])
-    assert [u.partial_id for u in result.units] == ["b"]
-    assert [p.origin.line for p in result.problems] == [2]
+    assert [u.partial_id for u in result.units] == ["c"]
+    # The records that did parse are still there for the validator.
+    assert [u.partial_id for u in result.quarantined] == ["b"]
+    assert [p.origin.line for p in result.problems] == [2, 0]
+    assert "no units loaded" in result.problems[1].message
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -143,10 +144,18 @@ def _parse_overrides(
     return tuple(overrides)
 
 
-def _line_origin(origin: Origin, line_map: Sequence[int], offset: int) -> Origin:
-    if offset < len(line_map):
-        return origin.at(line_map[offset])
-    return origin.at(origin.line + offset) if origin.line else origin
+def _meaningful_lines(
+    text: str, origin: Origin, line_map: Sequence[int]
+) -> Iterator[tuple[Origin, str]]:
+    """Each line that is neither blank nor a ``#`` comment, with its origin."""
+    for offset, raw_line in enumerate(text.splitlines()):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if offset < len(line_map):
+            yield origin.at(line_map[offset]), line
+        else:
+            yield (origin.at(origin.line + offset) if origin.line else origin), line
 
 
 #: Fields that list exact job ids only (dots in a namespace are no regex).
@@ -170,11 +179,7 @@ def parse_qualifiers(
     """
     qualifiers: list[Qualifier] = []
     problems: list[Problem] = []
-    for offset, raw_line in enumerate(text.splitlines()):
-        line = raw_line.strip()
-        if not line or line.startswith("#"):
-            continue
-        where = _line_origin(origin, line_map, offset)
+    for where, line in _meaningful_lines(text, origin, line_map):
         pattern_text, *rest_list = line.split(None, 1)
         rest = rest_list[0] if rest_list else ""
         if exact:
@@ -202,11 +207,7 @@ def parse_override_lines(
     """Parse ``apply VALUE to PATTERN`` lines into qualifiers carrying one override."""
     qualifiers: list[Qualifier] = []
     problems: list[Problem] = []
-    for offset, raw_line in enumerate(text.splitlines()):
-        line = raw_line.strip()
-        if not line or line.startswith("#"):
-            continue
-        where = _line_origin(origin, line_map, offset)
+    for where, line in _meaningful_lines(text, origin, line_map):
         match = _OVERRIDE_LINE.match(line)
         if match is None:
             problems.append(

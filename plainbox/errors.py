@@ -16,6 +16,7 @@ anything else escaping to the command line is a bug and keeps its traceback::
     │   ├── IncompatibleSessionError
     │   └── SessionLockedError
     ├── ExecutionError             a job could not be started at all
+    │   └── SetupFailedError       a setup job failed; the run stopped
     ├── ExporterError              a report could not be produced
     └── RemoteError                the agent link failed
 
@@ -23,6 +24,8 @@ A failing *job* is a result, never an exception.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "ResourceExpressionError",
     "SessionError",
     "SessionLockedError",
+    "SetupFailedError",
     "UnitError",
     "UnitSyntaxError",
     "UnknownUnitError",
@@ -114,6 +118,18 @@ class SessionLockedError(SessionError):
 
 class ExecutionError(PlainboxError):
     """A job could not be started at all (not: the job failed)."""
+
+
+class SetupFailedError(ExecutionError):
+    """A setup job did not pass, so the run stopped before its test jobs.
+
+    ``results`` holds the ``(job, result)`` pairs of what did run, so that
+    reports can still be written.
+    """
+
+    def __init__(self, message: str, results: list[Any]) -> None:
+        self.results = results
+        super().__init__(message)
 
 
 class ExporterError(PlainboxError):

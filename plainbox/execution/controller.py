@@ -92,6 +92,9 @@ class RunOptions:
     environment: Mapping[str, str] = field(default_factory=dict)
     on_result: Callable[[JobDefinition, JobResult], None] | None = None
     on_start: Callable[[JobDefinition], None] | None = None
+    # Called before each phase ("setup", "bootstrap", "main") with the jobs
+    # it will run, in order: what progress displays count and estimate with.
+    on_phase: Callable[[str, Sequence[JobDefinition]], None] | None = None
 
 
 @dataclass(slots=True)

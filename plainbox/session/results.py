@@ -62,4 +62,5 @@ class JobResult:
     stdout: str = ""
     stderr: str = ""
     started: float | None = None  # seconds since the epoch
+    finished: float | None = None  # seconds since the epoch
     extra: dict[str, Any] = field(default_factory=dict)

@@ -93,7 +93,14 @@ class ResourceExpressionError(PlainboxError):
 
 
 class DependencyError(PlainboxError):
-    """Jobs depend on each other in a cycle, or on a job that does not exist."""
+    """Jobs depend on each other in a cycle, or on a job that does not exist.
+
+    ``jobs`` names the jobs involved.
+    """
+
+    def __init__(self, message: str, jobs: list[str] | None = None) -> None:
+        self.jobs = list(jobs or [])
+        super().__init__(message)
 
 
 class SessionError(PlainboxError):

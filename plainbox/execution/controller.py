@@ -32,13 +32,14 @@ from typing import Any
 from typing import Protocol
 
 from plainbox.errors import ResourceExpressionError
+from plainbox.errors import SetupFailedError
 from plainbox.errors import UnitError
 from plainbox.execution.runner import build_environment
 from plainbox.execution.runner import run_command
 from plainbox.resources import evaluate_filter
 from plainbox.resources import parse_imports
 from plainbox.resources import parse_program
-from plainbox.session.dependencies import order_jobs
+from plainbox.session.dependencies import order_tolerating_cycles
 from plainbox.session.dependencies import with_dependencies
 from plainbox.session.results import JobResult
 from plainbox.session.results import Outcome
@@ -50,6 +51,7 @@ from plainbox.units.model import TemplateUnit
 from plainbox.units.model import TestPlan
 from plainbox.units.model import qualify
 from plainbox.units.pxu import parse_pxu
+from plainbox.units.siblings import generated_jobs
 from plainbox.units.templates import instantiate
 from plainbox.units.testplan import ResolvedPlan
 from plainbox.units.testplan import resolve_test_plan
@@ -123,18 +125,42 @@ def run_test_plan(
 ) -> list[tuple[JobDefinition, JobResult]]:
     """Run a test plan to the end; returns every job with its result, in run order."""
     resolved = resolve_test_plan(plan, {tp.id: tp for tp in catalog.test_plans})
-    run = _Run(catalog, options, resolved, {job.id: job for job in catalog.jobs})
-    for phase in ("setup_include", "bootstrap_include"):
-        _run_jobs(run, resolved.select(phase, list(run.jobs.values())))
+    jobs: dict[str, JobDefinition] = {}
+    for job in catalog.jobs:
+        jobs.setdefault(job.id, job)
+        for twin in generated_jobs(job):
+            jobs.setdefault(twin.id, twin)
+    run = _Run(catalog, options, resolved, jobs)
+    _run_jobs(run, "setup", resolved.select("setup_include", list(jobs.values())))
+    failed_setup = [
+        job_id
+        for job_id in run.order
+        if run.results[job_id].outcome is not Outcome.PASS
+    ]
+    if failed_setup:
+        raise SetupFailedError(
+            f"setup job failed: {', '.join(failed_setup)}; the test plan was not run",
+            _pairs(run),
+        )
+    _run_jobs(
+        run, "bootstrap", resolved.select("bootstrap_include", list(jobs.values()))
+    )
     _instantiate_templates(run)
-    jobs = list(run.jobs.values())
-    mandatory = resolved.select("mandatory_include", jobs)
-    _run_jobs(run, mandatory + resolved.select("include", jobs), mandatory)
+    everything = list(run.jobs.values())
+    mandatory = resolved.select("mandatory_include", everything)
+    _run_jobs(
+        run, "main", mandatory + resolved.select("include", everything), mandatory
+    )
+    return _pairs(run)
+
+
+def _pairs(run: _Run) -> list[tuple[JobDefinition, JobResult]]:
     return [(run.jobs[job_id], run.results[job_id]) for job_id in run.order]
 
 
 def _run_jobs(
     run: _Run,
+    phase: str,
     selected: Sequence[JobDefinition],
     mandatory: Sequence[JobDefinition] = (),
 ) -> None:
@@ -145,13 +171,27 @@ def _run_jobs(
         for job in run.jobs.values()
         if job.id not in keep and any(q.matches(job) for q in excludes)
     ]
-    for job in order_jobs(with_dependencies(selected, run.jobs, excluded)):
-        if job.id in run.results:
-            continue
+    ordered, cycles = order_tolerating_cycles(
+        with_dependencies(selected, run.jobs, excluded)
+    )
+    for job_id, cycle in cycles.items():
+        # A cycle is a definition error: report it on every job in it, run none.
+        run.results[job_id] = JobResult(
+            job_id=job_id, outcome=Outcome.FAIL, comments=f"cannot run: {cycle}"
+        )
+        run.order.append(job_id)
+    pending = [job for job in ordered if job.id not in run.results]
+    if run.options.on_phase is not None:
+        run.options.on_phase(phase, pending)
+    for job in pending:
         job = _with_overrides(run, job)
         if run.options.on_start is not None:
             run.options.on_start(job)
+        started = time.time()
         result = _blocked_result(run, job) or _execute(run, job)
+        result = replace(
+            result, started=result.started or started, finished=time.time()
+        )
         run.results[job.id] = result
         run.order.append(job.id)
         if job.plugin == "resource" and result.outcome is Outcome.PASS:
@@ -186,6 +226,14 @@ def _blocked_result(run: _Run, job: JobDefinition) -> JobResult | None:
         )
     if job.plugin not in PLUGINS:
         return _skip(job, Outcome.CRASH, f"unsupported plugin {job.plugin!r}")
+    unknown = [dep for dep in job.depends if dep not in run.jobs]
+    if unknown:
+        return _skip(
+            job,
+            Outcome.SKIPPED_DEPENDENCY,
+            f"depends on jobs that do not exist: {', '.join(unknown)}",
+            related_dependencies=unknown,
+        )
     blockers = [
         dep
         for dep in job.depends

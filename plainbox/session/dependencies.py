@@ -86,11 +86,31 @@ def order_jobs(selected: Sequence[JobDefinition]) -> list[JobDefinition]:
             if waiting_on[dependent] == 0:
                 heapq.heappush(ready, (position[dependent], dependent))
     if len(ordered) < len(selected):
-        raise DependencyError(_describe_cycle(needs, {job.id for job in ordered}))
+        message, cycle = _describe_cycle(needs, {job.id for job in ordered})
+        raise DependencyError(message, cycle)
     return ordered
 
 
-def _describe_cycle(needs: Mapping[str, set[str]], done: set[str]) -> str:
+def order_tolerating_cycles(
+    selected: Sequence[JobDefinition],
+) -> tuple[list[JobDefinition], dict[str, str]]:
+    """Order jobs; jobs caught in a cycle are taken out and reported, not run.
+
+    :return: the ordered jobs, and for each job of a cycle the cycle's description.
+    """
+    remaining = list(selected)
+    cyclic: dict[str, str] = {}
+    while True:
+        try:
+            return order_jobs(remaining), cyclic
+        except DependencyError as exc:
+            cyclic.update(dict.fromkeys(exc.jobs, str(exc)))
+            remaining = [job for job in remaining if job.id not in cyclic]
+
+
+def _describe_cycle(
+    needs: Mapping[str, set[str]], done: set[str]
+) -> tuple[str, list[str]]:
     remaining = {
         job_id: deps - done for job_id, deps in needs.items() if job_id not in done
     }
@@ -100,5 +120,5 @@ def _describe_cycle(needs: Mapping[str, set[str]], done: set[str]) -> str:
         nxt = min(remaining[path[-1]])
         if nxt in path:
             cycle = [*path[path.index(nxt) :], nxt]
-            return "dependency cycle: " + " -> ".join(cycle)
+            return "dependency cycle: " + " -> ".join(cycle), cycle[:-1]
         path.append(nxt)

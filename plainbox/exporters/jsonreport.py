@@ -1,7 +1,27 @@
-"""The JSON report: plain data with a ``schema_version``, results in run order."""
+"""The JSON report: plain data with a ``schema_version``, results in run order.
+
+Shape (keys are written sorted, so the file is stable)::
+
+    {
+      "schema_version": 1,
+      "session": {"id", "title", "test_plan", "started_at", "finished_at"},
+      "summary": {"total": N, "outcomes": {"pass": n, ...}},
+      "results": [
+        {"id", "summary", "plugin", "outcome", "return_code", "duration",
+         "certification_status", "category_id", "comments", "skip_reason",
+         "started_at", "finished_at", "stdout", "stderr", "template_id",
+         "attachment"},
+        ...
+      ]
+    }
+
+Times are ISO 8601 in UTC with microseconds (``2026-11-21T18:07:46.123456Z``);
+a job that never ran (skipped before starting) has null times.
+"""
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Sequence
 from typing import IO
@@ -11,9 +31,26 @@ from plainbox.session.results import JobResult
 from plainbox.units.model import JobDefinition
 
 
-__all__ = ["SCHEMA_VERSION", "report_data", "write_json_report"]
+__all__ = ["SCHEMA_VERSION", "iso_utc", "report_data", "write_json_report"]
 
 SCHEMA_VERSION = 1
+
+
+def iso_utc(timestamp: float | None) -> str | None:
+    """Seconds since the epoch as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; None stays None."""
+    if timestamp is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _finished(result: JobResult) -> float | None:
+    if result.finished is not None:
+        return result.finished
+    if result.started is not None:
+        # Results made before the run loop recorded finish times.
+        return result.started + result.duration
+    return None
 
 
 def _result_data(job: JobDefinition, result: JobResult) -> dict[str, Any]:
@@ -26,25 +63,44 @@ def _result_data(job: JobDefinition, result: JobResult) -> dict[str, Any]:
         "outcome": result.outcome.value,
         "return_code": result.return_code,
         "duration": round(result.duration, 6),
-        "started": result.started,
+        "started_at": iso_utc(result.started),
+        "finished_at": iso_utc(_finished(result)),
         "comments": result.comments,
         "skip_reason": result.skip_reason,
         "stdout": result.stdout,
         "stderr": result.stderr,
         "template_id": job.template_id,
+        "attachment": job.plugin == "attachment",
     }
 
 
 def report_data(
-    results: Sequence[tuple[JobDefinition, JobResult]], *, session: dict[str, Any]
+    results: Sequence[tuple[JobDefinition, JobResult]],
+    *,
+    session_id: str,
+    title: str,
+    test_plan: str | None,
+    started: float | None,
+    finished: float | None,
 ) -> dict[str, Any]:
-    """The report as plain data."""
+    """The report as plain data.
+
+    :param results: ``(job, result)`` pairs in the order the jobs ran.
+    :param test_plan: the plan's full id; None for hand-picked jobs.
+    :param started: when the session started, seconds since the epoch.
+    """
     counts: dict[str, int] = {}
     for _, result in results:
         counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
     return {
         "schema_version": SCHEMA_VERSION,
-        "session": session,
+        "session": {
+            "id": session_id,
+            "title": title,
+            "test_plan": test_plan,
+            "started_at": iso_utc(started),
+            "finished_at": iso_utc(finished),
+        },
         "summary": {"total": len(results), "outcomes": dict(sorted(counts.items()))},
         "results": [_result_data(job, result) for job, result in results],
     }

@@ -112,7 +112,7 @@ def test_cycles_are_reported_on_their_jobs_and_the_rest_runs(tmp_path):
 
 def test_depending_on_a_job_that_does_not_exist_names_it(tmp_path):
     results = run(tmp_path, CYCLE)
-    job, result = next(pair for pair in results if pair[0].partial_id == "needs-ghost")
+    _job, result = next(pair for pair in results if pair[0].partial_id == "needs-ghost")
     assert result.outcome.value == "skipped-dependency"
     assert "do not exist" in result.comments
     assert result.skip_reason == {"related_dependencies": [f"{NS}::ghost"]}

@@ -59,5 +59,17 @@ class TerminalOperator:
             if outcome is not None:
                 break
             self._out.write("Please answer p, f or s.\n")
-        comment = self._ask("Comment (optional): ").strip()
+        # A blocker that does not pass needs an explanation for the reviewer.
+        needs_comment = job.certification_status == "blocker" and outcome in {
+            Outcome.FAIL,
+            Outcome.SKIP,
+        }
+        prompt = (
+            "Comment (required for a blocker): "
+            if needs_comment
+            else "Comment (optional): "
+        )
+        comment = self._ask(prompt).strip()
+        while needs_comment and not comment:
+            comment = self._ask(prompt).strip()
         return outcome, comment

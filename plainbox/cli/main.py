@@ -116,13 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run a test plan",
+        help="run a test plan, or jobs picked by pattern",
         description="Run a test plan's jobs in dependency order and write reports. "
-        "Exits 1 when a job failed or crashed.",
-        epilog="Example: plainbox run tutorial --non-interactive --report json:out.json",
+        "One argument naming a test plan runs that plan; otherwise the arguments "
+        "are regular expressions picking jobs by id (anchored to the whole id; "
+        "without '::' a pattern matches in any namespace). "
+        "Exits 1 when a job failed or crashed, 2 on a usage error.",
+        epilog="Examples: plainbox run tutorial --non-interactive --report "
+        "json:out.json; plainbox run 'tutorial/.*' --non-interactive; "
+        "plainbox run --launcher my-launcher.ini",
     )
     run.add_argument(
-        "test_plan", metavar="TEST_PLAN_ID", help="full or unambiguous partial id"
+        "targets",
+        nargs="*",
+        metavar="TEST_PLAN_ID|PATTERN",
+        help="a test plan id (full or unambiguous partial), or job id patterns; "
+        "default: the launcher's [test plan] unit",
     )
     run.add_argument(
         "--non-interactive",
@@ -134,13 +143,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FORMAT:PATH",
-        help="write a report, e.g. json:results.json (repeatable)",
+        help="write a report: json or text, e.g. json:results.json (repeatable; "
+        "default: report.json in the session directory)",
+    )
+    run.add_argument(
+        "--title",
+        metavar="TEXT",
+        help="the session title, written in reports (default: the launcher's "
+        "session_title, else the test plan's name)",
     )
     run.add_argument(
         "--job-timeout",
         type=float,
         metavar="SECONDS",
         help="fail any job still running after this long (default: no limit)",
+    )
+    run.add_argument(
+        "--launcher",
+        metavar="FILE",
+        help="read a Checkbox launcher (INI): test plan, [test selection] "
+        "exclude, [ui] type, [environment]; command-line options win",
     )
     run.set_defaults(handler="plainbox.cli.run_command:run_command")
     return parser

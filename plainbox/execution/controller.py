@@ -53,6 +53,7 @@ from plainbox.units.model import qualify
 from plainbox.units.pxu import parse_pxu
 from plainbox.units.siblings import generated_jobs
 from plainbox.units.templates import instantiate
+from plainbox.units.testplan import Qualifier
 from plainbox.units.testplan import ResolvedPlan
 from plainbox.units.testplan import resolve_test_plan
 
@@ -97,6 +98,9 @@ class RunOptions:
     # Called before each phase ("setup", "bootstrap", "main") with the jobs
     # it will run, in order: what progress displays count and estimate with.
     on_phase: Callable[[str, Sequence[JobDefinition]], None] | None = None
+    # Launcher [test selection] match: when not empty, the main phase keeps
+    # only the jobs one of these matches; their dependencies still join.
+    match: Sequence[Qualifier] = ()
 
 
 @dataclass(slots=True)
@@ -148,9 +152,10 @@ def run_test_plan(
     _instantiate_templates(run)
     everything = list(run.jobs.values())
     mandatory = resolved.select("mandatory_include", everything)
-    _run_jobs(
-        run, "main", mandatory + resolved.select("include", everything), mandatory
-    )
+    included = resolved.select("include", everything)
+    if options.match:
+        included = [j for j in included if any(q.matches(j) for q in options.match)]
+    _run_jobs(run, "main", mandatory + included, mandatory)
     return _pairs(run)
 
 

@@ -16,7 +16,8 @@ Shape (keys are written sorted, so the file is stable)::
     }
 
 Times are ISO 8601 in UTC with microseconds (``2026-11-21T18:07:46.123456Z``);
-a job that never ran (skipped before starting) has null times.
+a job that never ran (skipped before it started: a skip outcome and no
+return code) has null times. Ids (``id``, ``template_id``) are full ids.
 """
 
 from __future__ import annotations
@@ -29,9 +30,16 @@ from typing import Any
 
 from plainbox.session.results import JobResult
 from plainbox.units.model import JobDefinition
+from plainbox.units.model import qualify
 
 
-__all__ = ["SCHEMA_VERSION", "iso_utc", "report_data", "write_json_report"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "iso_utc",
+    "job_ran",
+    "report_data",
+    "write_json_report",
+]
 
 SCHEMA_VERSION = 1
 
@@ -44,7 +52,18 @@ def iso_utc(timestamp: float | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def job_ran(result: JobResult) -> bool:
+    """False for a job skipped before it started (no command, no operator)."""
+    return not (result.outcome.is_skip and result.return_code is None)
+
+
+def _started(result: JobResult) -> float | None:
+    return result.started if job_ran(result) else None
+
+
 def _finished(result: JobResult) -> float | None:
+    if not job_ran(result):
+        return None
     if result.finished is not None:
         return result.finished
     if result.started is not None:
@@ -63,13 +82,15 @@ def _result_data(job: JobDefinition, result: JobResult) -> dict[str, Any]:
         "outcome": result.outcome.value,
         "return_code": result.return_code,
         "duration": round(result.duration, 6),
-        "started_at": iso_utc(result.started),
+        "started_at": iso_utc(_started(result)),
         "finished_at": iso_utc(_finished(result)),
         "comments": result.comments,
         "skip_reason": result.skip_reason,
         "stdout": result.stdout,
         "stderr": result.stderr,
-        "template_id": job.template_id,
+        "template_id": qualify(job.template_id, job.namespace)
+        if job.template_id
+        else None,
         "attachment": job.plugin == "attachment",
     }
 

@@ -39,6 +39,7 @@ from plainbox.errors import SetupFailedError
 from plainbox.errors import UsageError
 from plainbox.execution.controller import RunOptions
 from plainbox.execution.controller import run_test_plan
+from plainbox.execution.iolog import OutputLine
 from plainbox.exporters.jsonreport import report_data
 from plainbox.exporters.jsonreport import write_json_report
 from plainbox.session.results import FAILING_OUTCOMES
@@ -192,6 +193,12 @@ def _write_reports(
         write_line(f"Report ({fmt}){partial}: {path.absolute()}")
 
 
+def _live_output(job: JobDefinition, line: OutputLine) -> None:
+    """Show a job's output as it comes, at a terminal."""
+    if "suppress-output" not in job.flags:
+        write_line(f"  | {line.text.rstrip()}")
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Run a test plan or hand-picked jobs; exit 1 when a job failed or crashed."""
     reports = [parse_report_spec(spec) for spec in args.report]
@@ -218,6 +225,8 @@ def run_command(args: argparse.Namespace) -> int:
         job_timeout=args.job_timeout,
         environment=dict(launcher.environment) if launcher else {},
         match=launcher.match if launcher else (),
+        io_log_dir=session / "io-logs",
+        on_output=_live_output if interactive else None,
         on_phase=reporter.on_phase,
         on_start=reporter.on_start,
         on_result=reporter.on_result,

@@ -20,6 +20,7 @@ Without an operator (``--non-interactive``), the last three rows are skipped.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -31,9 +32,11 @@ from pathlib import Path
 from typing import Any
 from typing import Protocol
 
+from plainbox.errors import ExecutionError
 from plainbox.errors import ResourceExpressionError
 from plainbox.errors import SetupFailedError
 from plainbox.errors import UnitError
+from plainbox.execution.iolog import OutputLine
 from plainbox.execution.runner import build_environment
 from plainbox.execution.runner import run_command
 from plainbox.resources import evaluate_filter
@@ -101,6 +104,10 @@ class RunOptions:
     # Launcher [test selection] match: when not empty, the main phase keeps
     # only the jobs one of these matches; their dependencies still join.
     match: Sequence[Qualifier] = ()
+    # Where each attempt's io-log goes (None: not written), and a live view of
+    # every output line as the command prints it.
+    io_log_dir: Path | None = None
+    on_output: Callable[[JobDefinition, OutputLine], None] | None = None
 
 
 @dataclass(slots=True)
@@ -113,6 +120,7 @@ class _Run:
     order: list[str] = field(default_factory=list)
     resources: dict[str, list[Record]] = field(default_factory=dict)
     invalid: dict[str, str] = field(default_factory=dict)  # id -> why it is broken
+    attempts: int = 0  # commands started, numbering the io-logs
 
 
 def parse_resource_output(stdout: str) -> list[Record]:
@@ -308,6 +316,17 @@ def _execute(run: _Run, job: JobDefinition) -> JobResult:
     return result
 
 
+def _io_log_path(run: _Run, job: JobDefinition) -> Path | None:
+    """A new io-log per attempt: ``<n>-<slug>.log``, never overwritten."""
+    directory = run.options.io_log_dir
+    if directory is None:
+        return None
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    slug = re.sub(r"[^A-Za-z0-9._-]", "_", job.id)[:150]
+    run.attempts += 1
+    return directory / f"{run.attempts:04d}-{slug}.log"
+
+
 def _run_command(run: _Run, job: JobDefinition) -> JobResult:
     if not job.command:
         return _skip(job, Outcome.FAIL, "the job has no command to run")
@@ -319,16 +338,32 @@ def _run_command(run: _Run, job: JobDefinition) -> JobResult:
     )
     timeout = job.timeout or run.options.job_timeout
     started = time.time()
-    done = run_command(job, env, timeout=timeout)
+    io_log = _io_log_path(run, job)
+    on_output = run.options.on_output
+    try:
+        done = run_command(
+            job,
+            env,
+            timeout=timeout,
+            io_log=io_log,
+            on_output=(lambda line: on_output(job, line)) if on_output else None,
+        )
+    except (ExecutionError, OSError) as exc:
+        return _skip(job, Outcome.FAIL, f"cannot start the command: {exc}")
+    comments = ""
     if done.timed_out:
         outcome = Outcome.FAIL
         comments = f"timed out after {timeout:g} s; the job's processes were killed"
     elif done.return_code == 0:
-        outcome, comments = Outcome.PASS, ""
+        outcome = Outcome.PASS
     elif done.return_code > 0:
-        outcome, comments = Outcome.FAIL, ""
+        outcome = Outcome.FAIL
     else:
-        outcome, comments = Outcome.CRASH, f"killed by signal {-done.return_code}"
+        outcome = Outcome.CRASH
+        comments = f"killed by signal {-done.return_code}"
+    if done.leftovers and "has-leftovers" not in job.flags:
+        note = f"left files in its directory: {', '.join(done.leftovers[:10])}"
+        comments = f"{comments}; {note}" if comments else note
     return JobResult(
         job_id=job.id,
         outcome=outcome,

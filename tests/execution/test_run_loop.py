@@ -156,3 +156,60 @@ def test_results_carry_start_and_finish_times_and_phases_are_announced(tmp_path)
         assert result.finished is not None
         assert result.started <= result.finished
     json.dumps([r.started for _, r in results])  # plain floats
+
+
+IO = """\
+id: talk
+plugin: shell
+command: printf 'out\\n'; printf 'err\\n' >&2; printf '\\377\\n'
+
+id: litter
+plugin: shell
+command: touch left-behind
+
+id: tidy-litter
+plugin: shell
+flags: has-leftovers
+command: touch expected
+
+unit: test plan
+id: tp
+_name: Plan
+include:
+ talk
+ litter
+ tidy-litter
+"""
+
+
+def test_each_attempt_gets_a_private_io_log_and_live_output(tmp_path):
+    from plainbox.execution.iolog import read_io_log
+
+    seen: list[tuple[str, bytes]] = []
+    run(
+        tmp_path,
+        IO,
+        io_log_dir=tmp_path / "io-logs",
+        on_output=lambda job, line: seen.append((job.partial_id, line.data)),
+    )
+    logs = sorted((tmp_path / "io-logs").iterdir())
+    assert [log.name for log in logs] == [
+        f"0001-{NS}__talk.log",
+        f"0002-{NS}__litter.log",
+        f"0003-{NS}__tidy-litter.log",
+    ]
+    assert all(log.stat().st_mode & 0o777 == 0o600 for log in logs)
+    lines = read_io_log(logs[0])
+    assert {(line.stream, line.data) for line in lines} == {
+        ("stdout", b"out\n"),
+        ("stderr", b"err\n"),
+        ("stdout", b"\xff\n"),
+    }
+    assert ("talk", b"\xff\n") in seen
+
+
+def test_leftover_files_are_noted_unless_expected(tmp_path):
+    results = run(tmp_path, IO)
+    comments = {job.partial_id: result.comments for job, result in results}
+    assert comments["litter"] == "left files in its directory: left-behind"
+    assert comments["tidy-litter"] == ""

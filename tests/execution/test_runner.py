@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
 import signal
+import stat
+import subprocess
+import sys
 import textwrap
+import threading
 import time
+import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 
+import plainbox
+from plainbox.errors import ExecutionError
+from plainbox.execution.iolog import OutputLine
+from plainbox.execution.iolog import iter_io_log
+from plainbox.execution.iolog import read_io_log
+from plainbox.execution.runner import KILL_GRACE
+from plainbox.execution.runner import LINE_CHUNK
+from plainbox.execution.runner import build_command
 from plainbox.execution.runner import build_environment
 from plainbox.execution.runner import run_command
 from plainbox.units.loader import load_record
@@ -148,6 +166,7 @@ def test_run_command_uses_a_private_directory_removed_afterwards(tmp_path):
     directory, mode, listing = result.stdout.decode().splitlines()
     assert mode == "700"
     assert listing == "leftover"
+    assert result.leftovers == ("leftover",)
     assert Path(directory) != Path.cwd()
     assert not Path(directory).exists()
 
@@ -195,7 +214,7 @@ def test_run_command_timeout_kills_the_whole_process_group():
 
     assert time.monotonic() - started < 10
     assert result.timed_out is True
-    assert result.return_code == -signal.SIGKILL
+    assert result.return_code in {-signal.SIGTERM, -signal.SIGKILL}
     pids = [int(line) for line in result.stdout.decode().split()]
     assert len(pids) == 2
     deadline = time.monotonic() + 5
@@ -346,3 +365,544 @@ def test_build_environment_keeps_the_locale_without_the_flag(share, provider):
     assert {key: env[key] for key in LOCALE if key != "PATH"} == {
         key: value for key, value in LOCALE.items() if key != "PATH"
     }
+
+
+# -- line-by-line capture -----------------------------------------------------
+
+
+def by_stream(lines: tuple[OutputLine, ...], stream: str) -> list[bytes]:
+    return [line.data for line in lines if line.stream == stream]
+
+
+@pytest.mark.parametrize(
+    ("command", "stdout", "stderr"),
+    [
+        ("echo one; echo two", [b"one\n", b"two\n"], []),
+        ("echo e1 >&2; echo o1; echo e2 >&2", [b"o1\n"], [b"e1\n", b"e2\n"]),
+        ("printf 'a\\n\\nb'", [b"a\n", b"\n", b"b"], []),
+        ("printf 'x\\r\\ny\\rz\\n'", [b"x\r\n", b"y\rz\n"], []),
+        ("printf 'last' >&2", [], [b"last"]),
+        ("true", [], []),
+    ],
+)
+def test_run_command_splits_output_into_lines(command, stdout, stderr):
+    result = run(command)
+
+    assert by_stream(result.lines, "stdout") == stdout
+    assert by_stream(result.lines, "stderr") == stderr
+    assert result.stdout == b"".join(stdout)
+    assert result.stderr == b"".join(stderr)
+    assert result.truncated is False
+
+
+def test_run_command_lines_arrive_in_order_with_increasing_offsets():
+    result = run("for i in 1 2 3 4 5; do echo $i; sleep 0.02; done")
+
+    assert [line.data for line in result.lines] == [b"%d\n" % i for i in range(1, 6)]
+    offsets = [line.offset for line in result.lines]
+    assert offsets == sorted(offsets)
+    assert 0 <= offsets[0] < offsets[-1] <= result.duration
+    assert offsets[-1] - offsets[0] >= 0.06
+
+
+def test_run_command_keeps_the_interleaving_of_stdout_and_stderr():
+    result = run(
+        "for i in 1 2 3; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done"
+    )
+
+    assert [(line.stream, line.data) for line in result.lines] == [
+        (stream, b"%s%d\n" % (prefix, i))
+        for i in (1, 2, 3)
+        for stream, prefix in (("stdout", b"out"), ("stderr", b"err"))
+    ]
+
+
+def test_run_command_passes_lines_on_while_the_command_runs():
+    seen: list[tuple[float, OutputLine]] = []
+
+    result = run_command(
+        make_job("echo first; sleep 0.3; echo second >&2"),
+        dict(os.environ),
+        on_output=lambda line: seen.append((time.monotonic(), line)),
+    )
+    finished = time.monotonic()
+
+    assert [line for _, line in seen] == list(result.lines)
+    assert [line.data for _, line in seen] == [b"first\n", b"second\n"]
+    assert finished - seen[0][0] >= 0.25
+    assert result.lines[1].offset - result.lines[0].offset >= 0.25
+
+
+@pytest.mark.parametrize("length", [1, LINE_CHUNK - 1, LINE_CHUNK, 3 * LINE_CHUNK + 5])
+@pytest.mark.parametrize("newline", [True, False])
+def test_run_command_passes_long_lines_on_in_chunks(length, newline):
+    command = f"head -c {length} /dev/zero | tr '\\0' x" + ("; echo" if newline else "")
+    data = b"x" * length + (b"\n" if newline else b"")
+
+    result = run(command)
+
+    pieces = [data[i : i + LINE_CHUNK] for i in range(0, len(data), LINE_CHUNK)]
+    assert [line.data for line in result.lines] == pieces
+    assert result.stdout == data
+
+
+def test_run_command_keeps_at_most_the_memory_limit_but_logs_everything(tmp_path):
+    log = tmp_path / "io.jsonl"
+    size = 20_000_000
+    command = f"yes \"$(printf '%0999d' 0)\" | head -c {size}"
+    limit = 1024 * 1024
+
+    tracemalloc.start()
+    try:
+        result = run_command(
+            make_job(command), dict(os.environ), io_log=log, memory_limit=limit
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert result.return_code == 0
+    assert result.truncated is True
+    assert len(result.stdout) <= limit
+    assert result.stdout == b"0" * 999 + b"\n" + result.stdout[1000:]
+    assert len(result.lines) == len(result.stdout) // 1000
+    assert peak < 8 * limit
+    assert sum(len(line.data) for line in iter_io_log(log)) == size
+
+
+def test_run_command_without_io_log_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    run("echo hi", flags="preserve-cwd")
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+# -- io-log ---------------------------------------------------------------------
+
+
+def test_run_command_writes_the_io_log(tmp_path):
+    log = tmp_path / "io.jsonl"
+
+    result = run_command(
+        make_job(
+            r"echo out; printf 'caf\303\251\n' >&2; printf '\377\376\n'; printf x"
+        ),
+        dict(os.environ),
+        io_log=log,
+    )
+
+    logged = read_io_log(log)
+    assert [(line.stream, line.data) for line in logged] == [
+        (line.stream, line.data) for line in result.lines
+    ]
+    assert by_stream(tuple(logged), "stdout") == [b"out\n", b"\xff\xfe\n", b"x"]
+    assert by_stream(tuple(logged), "stderr") == [b"caf\xc3\xa9\n"]
+    for mine, theirs in zip(logged, result.lines, strict=True):
+        assert mine.offset == pytest.approx(theirs.offset, abs=0.001)
+    records = [json.loads(text) for text in log.read_text().splitlines()]
+    assert {"t": records[0]["t"], "s": "stdout", "d": "out\n"} in records
+    assert {"t": ANY, "s": "stderr", "d": "café\n"} in records
+    assert {"t": ANY, "s": "stdout", "b": "//4K"} in records
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+
+
+def test_run_command_io_log_replaces_an_old_file(tmp_path):
+    log = tmp_path / "io.jsonl"
+    log.write_text("old junk that is not JSON\n")
+    log.chmod(0o644)
+
+    run_command(make_job("echo new"), dict(os.environ), io_log=log)
+
+    assert [line.data for line in read_io_log(log)] == [b"new\n"]
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+
+
+# -- end of the command: background processes --------------------------------
+
+
+def wait_gone(pids: list[int], seconds: float = 3) -> list[int]:
+    """The pids still running after waiting up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return [pid for pid in pids if not gone(pid)]
+
+
+def test_run_command_does_not_wait_for_a_child_holding_the_pipes():
+    started = time.monotonic()
+
+    result = run("sleep 30 & echo $!; echo done")
+
+    assert time.monotonic() - started < 3
+    assert result.return_code == 0
+    pid, done = result.stdout.decode().split()
+    assert done == "done"
+    assert wait_gone([int(pid)]) == []
+
+
+def test_run_command_reads_what_a_child_prints_within_the_grace_period():
+    started = time.monotonic()
+
+    result = run("(sleep 0.1; echo late) & echo early")
+
+    assert time.monotonic() - started < 3
+    assert result.stdout == b"early\nlate\n"
+
+
+def test_run_command_leaves_alone_children_that_do_not_hold_the_pipes():
+    result = run("sleep 30 >/dev/null 2>&1 & echo $!")
+
+    pid = int(result.stdout)
+    try:
+        assert not gone(pid)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    assert wait_gone([pid]) == []
+
+
+def test_run_command_stops_reading_when_a_child_escaped_the_group():
+    started = time.monotonic()
+
+    result = run("setsid sleep 30 & echo $!")
+
+    pid = int(result.stdout)
+    try:
+        assert time.monotonic() - started < 3
+        assert result.return_code == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+# -- timeout: SIGTERM then SIGKILL -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "return_code", "least", "most"),
+    [
+        ("exec sleep 30", -signal.SIGTERM, 0.3, 0.3 + KILL_GRACE - 0.1),
+        ("trap '' TERM; sleep 30", -signal.SIGKILL, 0.3 + KILL_GRACE, 5),
+        ("trap 'echo bye; exit 7' TERM; sleep 30 & wait", 7, 0.3, 0.3 + KILL_GRACE),
+    ],
+)
+def test_run_command_timeout_terminates_then_kills(command, return_code, least, most):
+    result = run(command, timeout=0.3)
+
+    assert result.timed_out is True
+    assert result.return_code == return_code
+    assert least <= result.duration < most
+
+
+def test_run_command_timeout_kills_children_that_outlive_the_shell():
+    result = run(
+        "trap '' TERM; sleep 30 >/dev/null 2>&1 & echo $!; sleep 0.5; exit 0",
+        timeout=0.2,
+    )
+
+    assert result.timed_out is True
+    assert result.return_code == 0
+    assert 0.2 + KILL_GRACE <= result.duration < 0.2 + KILL_GRACE + 1
+    assert wait_gone([int(result.stdout)]) == []
+
+
+# -- Ctrl-C ---------------------------------------------------------------------
+
+
+def test_keyboard_interrupt_kills_the_group_and_propagates(tmp_path):
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not turned into KeyboardInterrupt here")
+    log = tmp_path / "io.jsonl"
+    seen: list[bytes] = []
+    printed = threading.Event()
+
+    def on_output(line: OutputLine) -> None:
+        seen.append(line.data)
+        if len(seen) == 2:
+            printed.set()
+
+    def interrupt() -> None:
+        if printed.wait(5):
+            time.sleep(0.3)  # let the partial line arrive too
+            main = threading.main_thread().ident
+            assert main is not None
+            signal.pthread_kill(main, signal.SIGINT)
+
+    job = make_job("sleep 30 & echo $!; echo $$; printf partial; sleep 30")
+    timer = threading.Thread(target=interrupt)
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_command(job, dict(os.environ), on_output=on_output, io_log=log)
+    finally:
+        printed.set()
+        timer.join()
+
+    assert time.monotonic() - started < 5
+    pids = [int(data) for data in seen[:2]]
+    assert wait_gone(pids) == []
+    assert [line.data for line in read_io_log(log)][2:] == [b"partial"]
+
+
+def test_an_exception_in_on_output_kills_the_group_and_propagates():
+    def on_output(line: OutputLine) -> None:
+        raise RuntimeError(line.data.decode().strip())
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError) as caught:
+        run_command(
+            make_job("echo $$; sleep 30"), dict(os.environ), on_output=on_output
+        )
+
+    assert time.monotonic() - started < 3
+    assert wait_gone([int(str(caught.value))]) == []
+
+
+# -- user: sudo -----------------------------------------------------------------
+
+
+def fake_sudo(directory: Path) -> Path:
+    """A sudo that runs its command with a wiped environment, like env_reset."""
+    directory.mkdir(exist_ok=True)
+    sudo = directory / "sudo"
+    sudo.write_text(
+        '#!/bin/sh\nwhile [ "$1" != "--" ]; do shift; done\nshift\n'
+        'exec /usr/bin/env -i "$@"\n'
+    )
+    sudo.chmod(0o755)
+    return sudo
+
+
+PARENT = {
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/root",
+    "SAME": "unchanged",
+    "LC_ALL": "fr_FR.UTF-8",
+}
+
+
+@pytest.mark.parametrize("current_user", [None, "root"])
+def test_build_command_uses_no_sudo_for_the_current_user(current_user):
+    if current_user is None and os.geteuid() != 0:
+        pytest.skip("only meaningful as root")
+    job = make_job("id -un", user="root")
+
+    argv = build_command(job, {"PATH": "/usr/bin:/bin"}, current_user=current_user)
+
+    assert argv == [shutil.which("bash", path="/usr/bin:/bin"), "-c", "id -un"]
+
+
+def test_build_command_without_user_uses_the_shell():
+    argv = build_command(make_job("true", shell="/bin/sh"), {}, current_user="nobody")
+
+    assert argv == ["/bin/sh", "-c", "true"]
+
+
+def test_build_command_runs_another_user_through_sudo(tmp_path):
+    sudo = fake_sudo(tmp_path / "bin")
+    env = {
+        **PARENT,
+        "PATH": f"{sudo.parent}:/usr/bin:/bin",
+        "PLAINBOX_SESSION_SHARE": "/share",
+        "ODD": "a=b c\nd",
+    }
+    del env["LC_ALL"]
+    job = make_job("id -un", user="root", environ="HOME SAME")
+
+    argv = build_command(job, env, current_user="nobody", parent_env=PARENT)
+
+    shell = shutil.which("bash", path=env["PATH"])
+    assert argv == [
+        str(sudo),
+        "--non-interactive",
+        "--user",
+        "root",
+        "--",
+        "env",
+        "-u",
+        "LC_ALL",
+        f"PATH={env['PATH']}",
+        "HOME=/root",
+        "SAME=unchanged",
+        "PLAINBOX_SESSION_SHARE=/share",
+        "ODD=a=b c\nd",
+        shell,
+        "-c",
+        "id -un",
+    ]
+
+
+def test_build_command_passes_snap_variables_through_sudo(tmp_path):
+    sudo = fake_sudo(tmp_path / "bin")
+    snap = {"SNAP": "/snap/x/1", "SNAP_NAME": "x", "PYTHONPATH": "/p", "QT_X": "1"}
+    env = {**PARENT, **snap, "PATH": f"{sudo.parent}:/usr/bin"}
+
+    argv = build_command(
+        make_job("true", user="root"),
+        env,
+        current_user="nobody",
+        parent_env={**PARENT, **snap},
+    )
+
+    assert {f"{key}={value}" for key, value in snap.items()} <= set(argv)
+    assert "SAME=unchanged" not in argv
+
+
+def test_run_command_through_sudo_passes_the_job_environment(tmp_path, share, provider):
+    sudo = fake_sudo(tmp_path / "bin")
+    job = make_job(
+        'echo "$PLAINBOX_SESSION_SHARE|${KEPT-}|${DROPPED-unset}"; hello',
+        user="plainbox-no-such-user",
+        environ="KEPT",
+    )
+    base = {"PATH": f"{sudo.parent}:/usr/bin:/bin", "KEPT": "k", "DROPPED": "d"}
+
+    with patch_environ(base):
+        env = build_environment(job, [provider], session_share=share)
+        result = run_command(job, env)
+
+    assert result.stdout.decode().splitlines() == [
+        f"{share}|k|unset",
+        "hello from example",
+    ]
+
+
+def patch_environ(values: dict[str, str]) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def patched() -> Iterator[None]:
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    return patched()
+
+
+def test_a_missing_sudo_is_an_execution_error(tmp_path):
+    job = make_job("true", user="root")
+
+    with pytest.raises(ExecutionError, match=r"job \S+ needs user 'root' but sudo is"):
+        build_command(job, {"PATH": str(tmp_path)}, current_user="nobody")
+
+
+def test_run_command_without_sudo_raises_before_running(tmp_path):
+    job = make_job("touch ran", user="plainbox-no-such-user", flags="preserve-cwd")
+
+    with pytest.raises(ExecutionError, match="'plainbox-no-such-user' but sudo"):
+        run_command(job, {"PATH": str(tmp_path)}, cwd=tmp_path)
+
+    assert not (tmp_path / "ran").exists()
+
+
+# -- leftovers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "leftovers"),
+    [
+        ("true", ()),
+        ("touch b a; mkdir c; touch c/d", ("a", "b", "c")),
+        ("touch .hidden", (".hidden",)),
+        ("touch f; rm f", ()),
+    ],
+)
+def test_run_command_lists_leftovers(command, leftovers):
+    result = run(command + "; pwd")
+
+    assert result.leftovers == leftovers
+    assert not Path(result.stdout.decode().splitlines()[-1]).exists()
+
+
+def test_run_command_copes_with_a_job_removing_its_directory():
+    result = run('rm -rf "$PWD"; echo gone')
+
+    assert result.return_code == 0
+    assert result.leftovers == ()
+
+
+def test_run_command_io_log_in_a_missing_directory_fails_before_running(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        run_command(
+            make_job(f"touch {tmp_path}/ran"),
+            dict(os.environ),
+            io_log=tmp_path / "missing" / "io.jsonl",
+        )
+
+    assert not (tmp_path / "ran").exists()
+
+
+def test_run_command_reports_no_leftovers_outside_a_private_directory(tmp_path):
+    result = run("touch kept", cwd=tmp_path)
+
+    assert result.leftovers == ()
+    assert (tmp_path / "kept").exists()
+
+
+UNPRIVILEGED_RUN = """
+import json, os, sys
+from plainbox.execution.runner import run_command
+from plainbox.units.loader import load_record
+from plainbox.units.pxu import parse_pxu
+(record,), _ = parse_pxu("id: j\\nplugin: shell\\ncommand: " + sys.argv[1], "u.pxu")
+job, _ = load_record(record, namespace="ns", provider="p")
+result = run_command(job, dict(os.environ))
+where = result.stdout.decode().strip()
+print(json.dumps([result.leftovers, os.path.exists(where), where]))
+"""
+
+
+def test_run_command_removes_read_only_leftovers_without_privileges(tmp_path):
+    """Even when permissions matter (root without capabilities, as setpriv makes)."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to drop the capabilities")
+    command = "mkdir -p ro/sub; touch ro/sub/f; chmod 000 ro/sub; chmod 500 ro; pwd"
+    unprivileged = [
+        setpriv,
+        "--bounding-set=-all",
+        "--inh-caps=-all",
+        "--securebits=+noroot,+noroot_locked",
+    ]
+    probe = subprocess.run(
+        [*unprivileged, "sh", "-c", "mkdir -p d/e; touch d/e/f; chmod 0 d/e; rm -rf d"],
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode == 0:
+        pytest.skip("setpriv could not drop the capabilities here")
+
+    done = subprocess.run(
+        [*unprivileged, sys.executable, "-c", UNPRIVILEGED_RUN, command],
+        env={"PATH": os.defpath, "PYTHONPATH": str(Path(plainbox.__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    leftovers, exists, where = json.loads(done.stdout)
+    assert leftovers == ["ro"]
+    assert exists is False, where
+
+
+# -- environment: CHECKBOX_RUNTIME ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("snap", "runtime"),
+    [
+        ({"SNAP": "/snap/checkbox22/7"}, "/snap/checkbox22/7"),
+        ({}, None),
+        ({"SNAP": ""}, None),
+    ],
+)
+def test_build_environment_sets_checkbox_runtime_only_in_a_snap(share, snap, runtime):
+    env = build_environment(make_job("true"), [], session_share=share, base=snap)
+
+    assert env.get("CHECKBOX_RUNTIME") == runtime

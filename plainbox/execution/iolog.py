@@ -1,0 +1,195 @@
+"""What a job's command printed, line by line, with timestamps: the io-log.
+
+Each job attempt gets one io-log file, written while the command runs. The
+format is `JSON Lines <https://jsonlines.org/>`_: one JSON object per output
+line, in the order the lines arrived, each ending with ``\\n``::
+
+    {"t": 0.003, "s": "stdout", "d": "checking /dev/sda\\n"}
+    {"t": 0.412, "s": "stderr", "d": "warning: no SMART data\\n"}
+    {"t": 0.413, "s": "stdout", "b": "/v5hCg=="}
+
+``t``
+    seconds since the command started (float, rounded to the millisecond);
+    never decreases from one record to the next.
+``s``
+    the stream: ``"stdout"`` or ``"stderr"``.
+``d``
+    the line as text, when its bytes are valid UTF-8 -- *or*
+``b``
+    the line's bytes in standard base64, when they are not.
+
+A "line" keeps its terminating ``\\n``; the last line of a stream may lack
+one, and a line longer than the runner's chunk size (64 KiB) is split into
+several records, so concatenating the ``d``/``b`` payloads of one stream
+gives back its exact bytes.
+
+Files are created with mode 0600 (output can hold secrets) and every batch of
+records is written with one unbuffered ``write(2)`` as soon as it is read
+from the pipe, so after a crash or Ctrl-C the file holds everything the
+command printed so far. A reader therefore tolerates a torn final record
+(one without its ``\\n``) and ignores it; any other malformed record is an
+error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Iterable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from json.encoder import encode_basestring as _json_string
+from pathlib import Path
+from types import TracebackType
+
+from plainbox.errors import CorruptSessionError
+
+
+__all__ = [
+    "STDERR",
+    "STDOUT",
+    "IOLogWriter",
+    "OutputLine",
+    "decode_record",
+    "encode_record",
+    "iter_io_log",
+    "read_io_log",
+    "write_io_log",
+]
+
+STDOUT = "stdout"
+STDERR = "stderr"
+_STREAMS = frozenset({STDOUT, STDERR})
+
+
+@dataclass(frozen=True, slots=True)
+class OutputLine:
+    """One line (or 64 KiB chunk of a longer line) a command printed.
+
+    :ivar stream: ``"stdout"`` or ``"stderr"``.
+    :ivar data: the exact bytes, including the trailing ``\\n`` if any.
+    :ivar offset: seconds since the command started.
+    """
+
+    stream: str
+    data: bytes
+    offset: float
+
+    @property
+    def text(self) -> str:
+        """The line decoded as UTF-8, undecodable bytes replaced."""
+        return self.data.decode("utf-8", errors="replace")
+
+
+def encode_record(line: OutputLine) -> bytes:
+    """The io-log record of ``line``, UTF-8 encoded, ending with ``\\n``."""
+    try:
+        payload = '"d":' + _json_string(line.data.decode("utf-8"))
+    except UnicodeDecodeError:
+        payload = '"b":"' + base64.b64encode(line.data).decode("ascii") + '"'
+    # Hand-assembled (same output as json.dumps): this runs for every line.
+    offset = repr(round(float(line.offset), 3))
+    text = f'{{"t":{offset},"s":{_json_string(line.stream)},{payload}}}\n'
+    return text.encode("utf-8")
+
+
+def decode_record(text: str | bytes) -> OutputLine:
+    """The line an io-log record describes; ``ValueError`` if malformed."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise ValueError("a record must be a JSON object")
+    offset, stream = record.get("t"), record.get("s")
+    if isinstance(offset, bool) or not isinstance(offset, (int, float)):
+        raise ValueError("'t' must be a number")
+    if stream not in _STREAMS:
+        raise ValueError("'s' must be 'stdout' or 'stderr'")
+    if isinstance(record.get("d"), str) and "b" not in record:
+        data = record["d"].encode("utf-8")  # lone surrogates: ValueError
+    elif isinstance(record.get("b"), str) and "d" not in record:
+        try:
+            data = base64.b64decode(record["b"], validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"'b' is not base64: {exc}") from None
+    else:
+        raise ValueError("a record needs exactly one of 'd' (text) or 'b' (base64)")
+    return OutputLine(stream=stream, data=data, offset=float(offset))
+
+
+class IOLogWriter:
+    """Appends records to a new io-log file (mode 0600), unbuffered.
+
+    Usable as a context manager; ``close`` is idempotent.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
+        self._fd: int | None = os.open(path, flags, 0o600)
+        os.fchmod(self._fd, 0o600)  # a pre-existing file keeps its mode otherwise
+
+    def write(self, lines: Iterable[OutputLine]) -> None:
+        """Write the records of ``lines`` with a single ``write(2)`` (if possible)."""
+        if self._fd is None:
+            raise ValueError(f"io-log {self.path} is closed")
+        view = memoryview(b"".join(encode_record(line) for line in lines))
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def __enter__(self) -> IOLogWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def write_io_log(path: Path, lines: Iterable[OutputLine]) -> None:
+    """Write ``lines`` as a complete io-log file at ``path`` (mode 0600)."""
+    with IOLogWriter(path) as writer:
+        writer.write(lines)
+
+
+def iter_io_log(path: Path) -> Iterator[OutputLine]:
+    """The lines of the io-log at ``path``, one at a time.
+
+    A torn final record (no ``\\n``, not valid) is ignored.
+
+    :raises CorruptSessionError: a record is malformed.
+    """
+    with open(path, "rb") as stream:
+        for number, raw in enumerate(stream, 1):
+            if not raw.strip():
+                continue
+            try:
+                yield decode_record(raw)
+            except ValueError as exc:
+                if not raw.endswith(b"\n"):
+                    return  # interrupted while writing the last record
+                raise CorruptSessionError(
+                    f"io-log {path}, line {number}: {exc}"
+                ) from None
+
+
+def read_io_log(path: Path) -> list[OutputLine]:
+    """All the lines of the io-log at ``path``; bytes are exactly as printed.
+
+    Offsets come back rounded to the millisecond.
+
+    :raises CorruptSessionError: a record is malformed.
+    """
+    return list(iter_io_log(path))

@@ -551,6 +551,11 @@ def _pump(
             if reading:
                 for key, _ in selector.select(wait):
                     _read(selector, key, capture)
+            elif exited is None:
+                # The pipes are closed; wake as soon as the shell exits rather
+                # than after a fixed sleep (that sleep was most of a job's cost).
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=wait)
             else:
                 time.sleep(wait)
     return term_sent is not None

@@ -248,14 +248,31 @@ class ResolvedPlan:
             [] if kind == "mandatory_include" else self.qualifiers.get("exclude", [])
         )
         setup_wanted = kind == "setup_include"
+        candidates = [
+            (position, job)
+            for position, job in enumerate(jobs)
+            if setup_wanted or not is_setup_job(job)
+        ]
+        # Exact qualifiers (most lines of big plans) are dictionary look-ups
+        # by id and by template id; only regular expressions scan every job.
+        by_key: dict[str, list[tuple[int, JobDefinition]]] = {}
+        for position, job in candidates:
+            by_key.setdefault(job.id, []).append((position, job))
+            if job.template_id is not None:
+                key = qualify(job.template_id, job.namespace)
+                by_key.setdefault(key, []).append((position, job))
         ranked: dict[str, tuple[int, int, JobDefinition]] = {}
         for rank, qualifier in enumerate(self.qualifiers.get(kind, [])):
-            for position, job in enumerate(jobs):
-                if not setup_wanted and is_setup_job(job):
-                    continue
-                if job.id not in ranked and qualifier.matches(job):
+            if qualifier.is_exact:
+                matches = by_key.get(qualifier.pattern, [])
+            else:
+                matches = [pair for pair in candidates if qualifier.matches(pair[1])]
+            for position, job in matches:
+                if job.id not in ranked:
                     ranked[job.id] = (rank, position, job)
         chosen = sorted(ranked.values(), key=lambda item: (item[0], item[1]))
+        if not excluded:
+            return [job for _, _, job in chosen]
         return [
             job for _, _, job in chosen if not any(q.matches(job) for q in excluded)
         ]

@@ -321,7 +321,8 @@ def _io_log_path(run: _Run, job: JobDefinition) -> Path | None:
     directory = run.options.io_log_dir
     if directory is None:
         return None
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if run.attempts == 0:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     slug = re.sub(r"[^A-Za-z0-9._-]", "_", job.id)[:150]
     run.attempts += 1
     return directory / f"{run.attempts:04d}-{slug}.log"

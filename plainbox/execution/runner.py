@@ -57,6 +57,7 @@ Private directory
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pwd
 import selectors
@@ -233,6 +234,12 @@ def build_command(
     return _command(job, env, current_user, parent_env)[0]
 
 
+@functools.lru_cache(maxsize=64)
+def _find_shell(name: str, path: str) -> str:
+    """The shell's full path; looked up once per PATH, not once per job."""
+    return shutil.which(name, path=path) or "/bin/sh"
+
+
 def _command(
     job: JobDefinition,
     env: Mapping[str, str],
@@ -241,7 +248,7 @@ def _command(
 ) -> tuple[list[str], str | None]:
     """:func:`build_command`'s argv and the path of sudo if it is used."""
     path = env.get("PATH", os.defpath)
-    shell = shutil.which(_SHELLS.get(job.shell, "bash"), path=path) or "/bin/sh"
+    shell = _find_shell(_SHELLS.get(job.shell, "bash"), path)
     argv = [shell, "-c", job.command or ""]
     user = job.user
     if not user or user == (current_user or current_user_name()):

@@ -94,3 +94,19 @@ def make_provider(tmp_path):
         return ini
 
     return factory
+
+
+@pytest.fixture
+def toml_provider(tmp_path):
+    """Factory: a provider.toml provider whose units/units.pxu holds ``units``."""
+
+    def factory(units: str, namespace: str = "com.example", name: str = "example"):
+        directory = tmp_path / "provider"
+        (directory / "units").mkdir(parents=True, exist_ok=True)
+        (directory / "provider.toml").write_text(
+            f'[provider]\nname = "{name}"\nnamespace = "{namespace}"\nversion = "1.0"\n'
+        )
+        (directory / "units" / "units.pxu").write_text(units)
+        return directory
+
+    return factory

@@ -49,14 +49,8 @@ include: passes
 
 
 @pytest.fixture
-def provider(tmp_path: Path) -> Path:
-    directory = tmp_path / "provider"
-    (directory / "units").mkdir(parents=True)
-    (directory / "provider.toml").write_text(
-        '[provider]\nname = "example"\nnamespace = "com.example"\nversion = "1.0"\n'
-    )
-    (directory / "units" / "units.pxu").write_text(UNITS)
-    return directory
+def provider(toml_provider):
+    return toml_provider(UNITS)
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

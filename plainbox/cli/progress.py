@@ -140,6 +140,11 @@ class ProgressReporter:
         self._phases_announced = False
         self._planned: dict[str, JobDefinition] = {}  # counted jobs, in order
         self._done: set[str] = set()
+        # Running totals over planned jobs not yet done, so the ETA costs
+        # O(1) per job instead of a sum over the whole plan.
+        self._left_seconds = 0.0
+        self._left_unknown = 0
+        self._planned_done = 0
         self._counted = 0
         self._pending = ""  # the in-place line waiting for its outcome
         self._label: dict[str, str] = {}  # job id -> its [n/N] or [setup]
@@ -162,7 +167,7 @@ class ProgressReporter:
         if phase in COUNTED_PHASES:
             for job in jobs:
                 if job.id not in self._done:
-                    self._planned.setdefault(job.id, job)
+                    self._plan(job)
 
     def on_start(self, job: JobDefinition) -> None:
         """A job starts: on a terminal, its counter, name and the time left."""
@@ -185,6 +190,13 @@ class ProgressReporter:
     def on_result(self, job: JobDefinition, result: JobResult) -> None:
         """A job finished: its outcome and duration, and why when it failed."""
         self.results.append((job, result))
+        if job.id in self._planned and job.id not in self._done:
+            planned = self._planned[job.id]
+            self._planned_done += 1
+            if planned.estimated_duration is None:
+                self._left_unknown -= 1
+            else:
+                self._left_seconds -= planned.estimated_duration
         self._done.add(job.id)
         label = self._label.pop(job.id, None) or self._counter(job)
         outcome = result.outcome.value
@@ -232,26 +244,32 @@ class ProgressReporter:
     def _counter(self, job: JobDefinition) -> str:
         if not self._is_counted():
             return f"[{self._phase}]"
-        self._planned.setdefault(job.id, job)
+        self._plan(job)
         self._counted += 1
         if not self._phases_announced:
             return f"[{self._counted}]"
         total = str(len(self._planned))
         return f"[{self._counted:>{len(total)}}/{total}]"
 
+    def _plan(self, job: JobDefinition) -> None:
+        if job.id in self._planned:
+            return
+        self._planned[job.id] = job
+        if job.id in self._done:
+            self._planned_done += 1
+        elif job.estimated_duration is None:
+            self._left_unknown += 1
+        else:
+            self._left_seconds += job.estimated_duration
+
     def _eta(self) -> str:
         if not self._is_counted():
             return ""
-        estimates = [
-            job.estimated_duration
-            for job_id, job in self._planned.items()
-            if job_id not in self._done
-        ]
-        known = [value for value in estimates if value is not None]
-        if not known:
+        known = len(self._planned) - self._planned_done - self._left_unknown
+        if known <= 0:
             return ""
-        prefix = "~" if len(known) == len(estimates) else ">"
-        return f"ETA {prefix}{format_seconds(sum(known))}"
+        prefix = ">" if self._left_unknown else "~"
+        return f"ETA {prefix}{format_seconds(max(self._left_seconds, 0.0))}"
 
     def _details(self, result: JobResult) -> list[str]:
         lines: list[str] = []

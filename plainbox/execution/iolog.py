@@ -123,25 +123,39 @@ def decode_record(text: str | bytes) -> OutputLine:
 class IOLogWriter:
     """Appends records to a new io-log file (mode 0600), unbuffered.
 
-    Usable as a context manager; ``close`` is idempotent.
+    Usable as a context manager; ``close`` is idempotent. With ``lazy`` the
+    file is created by the first write, so a command that prints nothing
+    leaves no file (and costs no file creation: most jobs of big sessions).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, lazy: bool = False) -> None:
         self.path = path
+        self._fd: int | None = None
+        self._closed = False
+        if not lazy:
+            self._open()
+
+    def _open(self) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW
-        self._fd: int | None = os.open(path, flags, 0o600)
-        os.fchmod(self._fd, 0o600)  # a pre-existing file keeps its mode otherwise
+        fd = os.open(self.path, flags, 0o600)
+        os.fchmod(fd, 0o600)  # a pre-existing file keeps its mode otherwise
+        self._fd = fd
+        return fd
 
     def write(self, lines: Iterable[OutputLine]) -> None:
         """Write the records of ``lines`` with a single ``write(2)`` (if possible)."""
-        if self._fd is None:
+        if self._closed:
             raise ValueError(f"io-log {self.path} is closed")
+        if self._fd is None:
+            self._open()
+        assert self._fd is not None
         view = memoryview(b"".join(encode_record(line) for line in lines))
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
 
     def close(self) -> None:
+        self._closed = True
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)

@@ -60,6 +60,7 @@ import contextlib
 import functools
 import os
 import pwd
+import select
 import selectors
 import shutil
 import signal
@@ -308,7 +309,8 @@ def run_command(
     :param cwd: where to run; default a fresh private directory (mode 0700,
         removed afterwards) unless the job has ``preserve-cwd`` (then: here).
     :param on_output: called with each line as soon as it is read.
-    :param io_log: file to write the io-log to (created or replaced, 0600);
+    :param io_log: file to write the io-log to (created or replaced, 0600,
+        on the first output line: a silent command leaves no file);
         see :mod:`plainbox.execution.iolog`.
     :param memory_limit: bytes of output kept in the result at most.
     :raises ExecutionError: the command needs sudo and there is none.
@@ -327,7 +329,12 @@ def run_command(
     leftovers: tuple[str, ...] = ()
     try:
         if io_log is not None:
-            log = IOLogWriter(io_log)
+            if not io_log.parent.is_dir():
+                # Fail before running anything, not at the first line of output.
+                raise FileNotFoundError(
+                    f"io-log directory {io_log.parent} does not exist"
+                )
+            log = IOLogWriter(io_log, lazy=True)
         capture = _Capture(on_output, log, memory_limit)
         process = subprocess.Popen(
             argv,
@@ -505,6 +512,24 @@ def _running_in_group(proc_dir: str, pgid: int) -> bool:
     return len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] != b"Z"
 
 
+def _wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Block until the process exits or ``timeout`` passes, without polling.
+
+    A pidfd becomes readable the moment the process exits; where pidfds are
+    missing (old kernels) Popen.wait's backing-off sleeps are the fallback.
+    """
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout)
+        return
+    try:
+        select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+
+
 def _pump(
     process: subprocess.Popen[bytes],
     group: _Group,
@@ -560,9 +585,8 @@ def _pump(
                     _read(selector, key, capture)
             elif exited is None:
                 # The pipes are closed; wake as soon as the shell exits rather
-                # than after a fixed sleep (that sleep was most of a job's cost).
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=wait)
+                # than after a sleep (that sleep was most of a job's cost).
+                _wait_for_exit(process, wait)
             else:
                 time.sleep(wait)
     return term_sent is not None

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import collections
-import importlib.util
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -16,27 +15,9 @@ from plainbox.units.catalog import load_catalog
 from plainbox.units.problems import Severity
 
 
-GENERATOR = Path(__file__).resolve().parents[2] / "benchmarks" / "generate_provider.py"
-_MODULE_NAME = "plainbox_benchmarks_generate_provider"
-
-
-def _generator() -> ModuleType:
-    # benchmarks/ is not a package: load the script by path. The module must be
-    # in sys.modules while it runs, for its dataclasses.
-    if _MODULE_NAME in sys.modules:
-        return sys.modules[_MODULE_NAME]
-    spec = importlib.util.spec_from_file_location(_MODULE_NAME, GENERATOR)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE_NAME] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def generator() -> ModuleType:
-    return _generator()
+def generator(benchmark_script: Callable[[str], ModuleType]) -> ModuleType:
+    return benchmark_script("generate_provider")
 
 
 def _load(path: Path):

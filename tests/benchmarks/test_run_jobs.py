@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -16,28 +14,12 @@ from plainbox.units.model import TestPlan
 from plainbox.units.problems import Severity
 
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "run_jobs.py"
-_MODULE_NAME = "plainbox_benchmarks_run_jobs"
 JOBS = 20
 
 
-def _script() -> ModuleType:
-    # benchmarks/ is not a package: load the script by path; its dataclasses
-    # need the module in sys.modules while it runs.
-    if _MODULE_NAME in sys.modules:
-        return sys.modules[_MODULE_NAME]
-    spec = importlib.util.spec_from_file_location(_MODULE_NAME, SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE_NAME] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    return _script()
+def bench(benchmark_script: Callable[[str], ModuleType]) -> ModuleType:
+    return benchmark_script("run_jobs")
 
 
 def test_generated_provider_is_valid_and_plan_selects_every_job(bench, tmp_path):

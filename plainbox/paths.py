@@ -3,6 +3,9 @@
 * ``PLAINBOX_PROVIDERPATH``: colon-separated provider search path; when set
   it replaces the default locations (the plugin hook still adds its dirs).
 * ``PLAINBOX_STATE_DIR``: where sessions are stored.
+* ``PLAINBOX_CACHE_DIR``: where cached resource results are kept.
+* ``PLAINBOX_CONFIG_DIR``: where automatic-resume entries are written
+  (default: the user config dir, ``~/.config``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import platformdirs
 __all__ = [
     "BUILTIN_PROVIDER_DIR",
     "bundled_providers_dir",
+    "cache_dir",
+    "config_home",
     "default_provider_path",
     "provider_search_path",
     "sessions_dir",
@@ -75,3 +80,19 @@ def state_dir() -> Path:
 def sessions_dir() -> Path:
     """Where session directories live."""
     return state_dir() / "sessions"
+
+
+def cache_dir() -> Path:
+    """plainbox's cache (cached resource results); not created here."""
+    configured = os.environ.get("PLAINBOX_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return _DIRS.user_cache_path
+
+
+def config_home() -> Path:
+    """The user's config home (``~/.config``), where autostart entries live."""
+    configured = os.environ.get("PLAINBOX_CONFIG_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_config_dir())

@@ -16,6 +16,8 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     providers = tmp_path_factory.mktemp("providerpath")
     monkeypatch.setenv("PLAINBOX_STATE_DIR", str(state))
     monkeypatch.setenv("PLAINBOX_PROVIDERPATH", str(providers))
+    monkeypatch.setenv("PLAINBOX_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("PLAINBOX_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
 
 
 def _write(path: Path, content: str | bytes) -> None:

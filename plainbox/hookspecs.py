@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 import pluggy
+
+
+if TYPE_CHECKING:
+    from plainbox.session.restart import RestartStrategy
 
 
 __all__ = ["hookspec"]
@@ -36,4 +41,17 @@ def plainbox_exporters() -> Iterable[type[Any]]:  # type: ignore[empty-body]
     """Exporter classes this plugin contributes.
 
     :return: classes with ``id``, ``file_extension``, ``options`` and ``export``.
+    """
+
+
+@hookspec
+def plainbox_restart_strategies() -> Iterable[RestartStrategy]:  # type: ignore[empty-body]
+    """Ways to resume a session automatically after a reboot.
+
+    These come before the built-in ``systemd`` and ``xdg-autostart``
+    strategies, both when plainbox picks the first available one and when a
+    launcher names one, so a plugin strategy may replace a built-in by
+    taking its name.
+
+    :return: objects following :class:`plainbox.session.restart.RestartStrategy`.
     """

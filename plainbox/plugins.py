@@ -16,7 +16,7 @@ __all__ = ["BUILTIN_PLUGINS", "PluginFailure", "get_plugin_manager", "hookimpl"]
 hookimpl = pluggy.HookimplMarker("plainbox")
 
 #: Modules registered before any third-party plugin, in this order.
-BUILTIN_PLUGINS: tuple[str, ...] = ()
+BUILTIN_PLUGINS: tuple[str, ...] = ("plainbox.exporters.builtin",)
 
 ENTRY_POINT_GROUP = "plainbox"
 

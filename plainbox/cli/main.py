@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from plainbox import __version__
 
@@ -164,8 +165,118 @@ def build_parser() -> argparse.ArgumentParser:
         help="read a Checkbox launcher (INI): test plan, [test selection] "
         "exclude, [ui] type, [environment]; command-line options win",
     )
+    run.add_argument(
+        "--rerun-failed",
+        metavar="SESSION_ID",
+        help="run again the failed and crashed jobs of an earlier session (and "
+        "the jobs skipped because of them), as new attempts in that session; "
+        "e.g. --rerun-failed pbox-20261121-101500-3fa2c1",
+    )
     run.set_defaults(handler="plainbox.cli.run_command:run_command")
+    _add_session_commands(commands)
     return parser
+
+
+def _add_report(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FORMAT:PATH",
+        help=f"write a report: json or text, e.g. json:results.json (repeatable; "
+        f"default: {default})",
+    )
+
+
+def _add_session_commands(commands: Any) -> None:
+    session = commands.add_parser(
+        "session",
+        help="list, inspect, resume, export or remove sessions",
+        description="Sessions are kept on disk (PLAINBOX_STATE_DIR, default "
+        "~/.local/state/plainbox/sessions); each has an id that 'plainbox run' "
+        "prints when it starts.",
+        epilog="Example: plainbox session list",
+    )
+    actions = session.add_subparsers(dest="action", metavar="ACTION", required=True)
+    handler = "plainbox.cli.session_commands:"
+
+    listing = actions.add_parser(
+        "list",
+        help="list sessions, newest first",
+        description="List sessions, newest first: id, title, test plan, "
+        "creation time, status (running, incomplete, finished, damaged) and "
+        "progress. Reads only each session's small header.",
+        epilog="Example: plainbox session list --format json",
+    )
+    _add_format(listing)
+    listing.set_defaults(handler=handler + "list_command")
+
+    show = actions.add_parser(
+        "show",
+        help="show a session's details and results",
+        description="Show a session: metadata and the latest result of each job.",
+        epilog="Example: plainbox session show pbox-20261121-101500-3fa2c1",
+    )
+    show.add_argument("session_id", metavar="SESSION_ID")
+    _add_format(show)
+    show.set_defaults(handler=handler + "show_command")
+
+    resume = actions.add_parser(
+        "resume",
+        help="go on with a session that stopped",
+        description="Resume a session where it stopped (a crash, a kill, Ctrl-C, "
+        "a reboot). The job that was running becomes 'pass' if it has the "
+        "noreturn flag (it was expected to reboot), else 'crash'; at a terminal "
+        "you may instead run it again, skip, pass or fail it. Jobs whose "
+        "definition changed since they ran are named, and you decide.",
+        epilog="Examples: plainbox session resume; plainbox session resume "
+        "pbox-20261121-101500-3fa2c1 --non-interactive --accept-changed",
+    )
+    resume.add_argument(
+        "session_id",
+        nargs="?",
+        metavar="SESSION_ID",
+        help="default: the newest incomplete session",
+    )
+    resume.add_argument(
+        "--non-interactive",
+        action="store_true",
+        help="ask nothing: defaults for the interrupted job, interactive jobs skipped",
+    )
+    resume.add_argument(
+        "--accept-changed",
+        action="store_true",
+        help="go on even if jobs that already ran have changed definitions",
+    )
+    resume.add_argument(
+        "--auto",
+        action="store_true",
+        help="resume without any question (implies --non-interactive and "
+        "--accept-changed); what automatic resume after a reboot runs",
+    )
+    _add_report(resume, "the reports the session was started with")
+    resume.set_defaults(handler=handler + "resume_command")
+
+    export = actions.add_parser(
+        "export",
+        help="write reports of a session",
+        description="Write reports of a session from what it recorded on disk.",
+        epilog="Example: plainbox session export pbox-20261121-101500-3fa2c1 "
+        "--report json:results.json",
+    )
+    export.add_argument("session_id", metavar="SESSION_ID")
+    _add_report(export, "none; at least one is needed")
+    export.set_defaults(handler=handler + "export_command")
+
+    remove = actions.add_parser(
+        "remove",
+        help="delete sessions",
+        description="Delete sessions and every file they hold. A session in "
+        "use by a running plainbox is not removed.",
+        epilog="Example: plainbox session remove pbox-20261121-101500-3fa2c1",
+    )
+    remove.add_argument("session_ids", nargs="+", metavar="SESSION_ID")
+    remove.set_defaults(handler=handler + "remove_command")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

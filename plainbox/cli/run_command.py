@@ -1,5 +1,11 @@
 """``plainbox run``: run a test plan (or hand-picked jobs) and write its reports.
 
+Every run is a session on disk (see :mod:`plainbox.session`): its id is
+printed first, every result is journaled as it happens, and
+``plainbox session resume`` picks up a session that stopped.  What the
+command line asked for is journaled too (:class:`RunSpec`), so a resumed
+session runs the same plan with the same options.
+
 ``plainbox run TEST_PLAN_ID`` runs a plan. Anything else on the command
 line (several words, or one that names no test plan) is a list of patterns
 picking jobs by id: regular expressions anchored to the whole id, where a
@@ -15,16 +21,16 @@ test selection; options given on the command line win over it.
 from __future__ import annotations
 
 import argparse
-import datetime
+import os
 import sys
-import time
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from plainbox import paths
 from plainbox.cli.common import catalog_from_args
 from plainbox.cli.launcher import Launcher
 from plainbox.cli.launcher import load_launcher
@@ -35,6 +41,7 @@ from plainbox.cli.progress import ProgressReporter
 from plainbox.cli.progress import render_summary
 from plainbox.cli.terminal import sanitize
 from plainbox.cli.terminal import write_line
+from plainbox.errors import SessionError
 from plainbox.errors import SetupFailedError
 from plainbox.errors import UsageError
 from plainbox.execution.controller import RunOptions
@@ -42,8 +49,10 @@ from plainbox.execution.controller import run_test_plan
 from plainbox.execution.iolog import OutputLine
 from plainbox.exporters.jsonreport import report_data
 from plainbox.exporters.jsonreport import write_json_report
-from plainbox.session.results import FAILING_OUTCOMES
+from plainbox.session.manager import SessionManager
 from plainbox.session.results import JobResult
+from plainbox.session.state import SessionState
+from plainbox.session.view import SessionView
 from plainbox.units.catalog import Catalog
 from plainbox.units.loader import unit_from_fields
 from plainbox.units.model import JobDefinition
@@ -51,7 +60,14 @@ from plainbox.units.model import TestPlan
 from plainbox.units.problems import Origin
 
 
-__all__ = ["hand_picked_plan", "parse_report_spec", "run_command"]
+__all__ = [
+    "RunSpec",
+    "drive_session",
+    "hand_picked_plan",
+    "parse_report_spec",
+    "run_command",
+    "session_results",
+]
 
 Results = Sequence[tuple[JobDefinition, JobResult]]
 HAND_PICKED_NAMESPACE = "io.plainbox.cli"
@@ -105,16 +121,6 @@ def parse_report_spec(spec: str) -> tuple[str, Path]:
             f"unknown report format {fmt!r} (known: {', '.join(_REPORT_WRITERS)})"
         )
     return fmt, Path(path)
-
-
-def _new_session_dir() -> Path:
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    root = paths.sessions_dir()
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    session = root / f"run-{stamp}"
-    session.mkdir(mode=0o700)
-    (session / "share").mkdir(mode=0o700)
-    return session
 
 
 def _warn(message: str) -> None:
@@ -183,9 +189,254 @@ def _choose_plan(
     )
 
 
+@dataclass(slots=True)
+class RunSpec:
+    """What the command line asked to run; journaled so a resume does the same."""
+
+    targets: list[str] = field(default_factory=list)
+    providers: list[str] = field(default_factory=list)
+    launcher: str | None = None
+    title: str | None = None
+    job_timeout: float | None = None
+    non_interactive: bool = False
+    reports: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_options(self) -> dict[str, Any]:
+        return {
+            "targets": list(self.targets),
+            "providers": list(self.providers),
+            "launcher": self.launcher,
+            "title": self.title,
+            "job_timeout": self.job_timeout,
+            "non_interactive": self.non_interactive,
+            "reports": [list(report) for report in self.reports],
+        }
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> RunSpec:
+        """Rebuild from :meth:`to_options` (unknown keys ignored)."""
+        return cls(
+            targets=[str(t) for t in options.get("targets", ())],
+            providers=[str(p) for p in options.get("providers", ())],
+            launcher=options.get("launcher"),
+            title=options.get("title"),
+            job_timeout=options.get("job_timeout"),
+            non_interactive=bool(options.get("non_interactive")),
+            reports=[(str(f), str(p)) for f, p in options.get("reports", ())],
+        )
+
+
+@dataclass(slots=True)
+class _Prepared:
+    catalog: Catalog
+    plan: TestPlan
+    real_plan: bool
+    launcher: Launcher | None
+    title: str
+
+
+def _prepare(spec: RunSpec, args: argparse.Namespace) -> _Prepared:
+    launcher = load_launcher(Path(spec.launcher)) if spec.launcher else None
+    if launcher is not None:
+        for warning in launcher.warnings:
+            _warn(warning)
+    catalog = catalog_from_args(args, *spec.providers)
+    plan, real_plan = _choose_plan(catalog, spec.targets, launcher)
+    if launcher is not None:
+        plan = with_exclusions(plan, launcher.exclude)
+    title = spec.title or (launcher.session_title if launcher else None) or plan.name
+    return _Prepared(catalog, plan, real_plan, launcher, title)
+
+
+def _spec_from_args(args: argparse.Namespace) -> RunSpec:
+    reports = [parse_report_spec(spec) for spec in args.report]
+    if args.job_timeout is not None and args.job_timeout <= 0:
+        raise UsageError("--job-timeout must be a positive number of seconds")
+    return RunSpec(
+        targets=list(args.targets),
+        launcher=str(Path(args.launcher).absolute()) if args.launcher else None,
+        title=args.title,
+        job_timeout=args.job_timeout,
+        non_interactive=args.non_interactive,
+        reports=[(fmt, str(path.absolute())) for fmt, path in reports],
+    )
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a test plan or hand-picked jobs; exit 1 when a job failed or crashed."""
+    if args.rerun_failed:
+        return _rerun_failed(args)
+    spec = _spec_from_args(args)
+    # -P providers are global options: keep them (absolute) for a resume.
+    spec.providers = [str(Path(p).absolute()) for p in args.provider]
+    prepared = _prepare(spec, _without_providers(args))
+    state = SessionState(prepared.catalog.units)
+    state.metadata.title = prepared.title
+    state.metadata.test_plan = prepared.plan.id if prepared.real_plan else None
+    state.metadata.app_id = "plainbox"
+    state.metadata.options = spec.to_options()
+    manager = SessionManager.create_with_state(state)
+    with manager:
+        write_line(f"Session: {manager.storage.id}")
+        return drive_session(manager, prepared, spec)
+
+
+def _without_providers(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` minus ``-P``: the spec carries the providers instead."""
+    return argparse.Namespace(**{**vars(args), "provider": []})
+
+
+def _rerun_failed(args: argparse.Namespace) -> int:
+    from plainbox.cli.session_commands import open_session
+
+    if args.targets or args.launcher:
+        raise UsageError("--rerun-failed takes no test plan, patterns or launcher")
+    manager, spec, prepared = open_session(args, args.rerun_failed)
+    with manager:
+        from plainbox.session.resume import rerun_candidates
+
+        rerun = rerun_candidates(manager.state)
+        if not rerun:
+            write_line(
+                f"Session {manager.storage.id}: nothing failed; nothing to rerun"
+            )
+            return 0
+        if args.report:
+            spec.reports = _spec_from_args(args).reports
+        if args.non_interactive:
+            spec.non_interactive = True
+        flags = manager.state.metadata.flags | {"incomplete"}
+        manager.state.set_flags(flags)
+        write_line(
+            f"Session: {manager.storage.id} (running {len(rerun)} failed job(s) again)"
+        )
+        return drive_session(manager, prepared, spec, rerun=frozenset(rerun))
+
+
+def _interactive(spec: RunSpec, launcher: Launcher | None) -> bool:
+    silent = spec.non_interactive or (launcher is not None and launcher.silent)
+    return not silent and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def drive_session(
+    manager: SessionManager,
+    prepared: _Prepared,
+    spec: RunSpec,
+    *,
+    rerun: frozenset[str] = frozenset(),
+) -> int:
+    """Run (or go on running) the session's plan, then write its reports."""
+    storage = manager.storage
+    reports = [(fmt, Path(path)) for fmt, path in spec.reports] or [
+        ("json", storage.path / "report.json")
+    ]
+    interactive = _interactive(spec, prepared.launcher)
+    launcher = prepared.launcher
+    reporter = ProgressReporter(sys.stdout)
+    options = RunOptions(
+        session_share=storage.share_dir,
+        operator=TerminalOperator(sys.stdout) if interactive else None,
+        job_timeout=spec.job_timeout,
+        environment=dict(launcher.environment) if launcher else {},
+        match=launcher.match if launcher else (),
+        on_output=_live_output if interactive else None,
+        on_phase=reporter.on_phase,
+        on_start=reporter.on_start,
+        on_result=reporter.on_result,
+        session=manager,
+        rerun=rerun,
+        on_noreturn=lambda job: _prime_restart(manager, job),
+    )
+    plan, title = prepared.plan, prepared.title
+    if prepared.real_plan:
+        write_line(f"Running {plan.id}: {title}")
+    else:
+        named = f": {title}" if title != HAND_PICKED_TITLE else ""
+        write_line(f"Running hand-picked jobs{named}")
+
+    setup_error: SetupFailedError | None = None
+    try:
+        run_test_plan(prepared.catalog, plan, options)
+    except SetupFailedError as exc:
+        setup_error = exc
+    except KeyboardInterrupt:
+        # Keep what ran: reports of an interrupted run are still worth having.
+        manager.checkpoint()
+        _write_reports(reports, manager, interrupted=True)
+        write_line(f"Resume with: plainbox session resume {storage.id}")
+        raise
+    results = session_results(manager)
+    reporter.print_summary(results)
+    write_line()
+    _write_reports(reports, manager)
+    if setup_error is not None:
+        sys.stderr.write(f"plainbox: error: {sanitize(str(setup_error))}\n")
+        return 1
+    return 1 if manager.state.failed else 0
+
+
+def _prime_restart(manager: SessionManager, job: JobDefinition) -> None:
+    """Arrange for the session to resume by itself after ``job`` reboots."""
+    from plainbox.session.restart import detect_restart_strategy
+
+    strategy = detect_restart_strategy()
+    session_id = manager.storage.id
+    if strategy is None:
+        _warn(
+            f"{job.id} may reboot this machine and no automatic resume is "
+            f"available here; afterwards run: plainbox session resume {session_id}"
+        )
+        return
+    environment = [
+        f"{name}={os.environ[name]}"
+        for name in ("PLAINBOX_STATE_DIR", "PLAINBOX_PROVIDERPATH")
+        if name in os.environ
+    ]
+    command = [
+        *(["env", *environment] if environment else []),
+        sys.executable,
+        "-m",
+        "plainbox",
+        "session",
+        "resume",
+        "--auto",
+        session_id,
+    ]
+    try:
+        strategy.prime(session_id, command)
+    except (SessionError, OSError) as exc:
+        _warn(f"cannot arrange automatic resume ({strategy.name}): {exc}")
+
+
+def session_results(manager: SessionManager) -> Results:
+    """The session's jobs and latest results, in run order, with their output."""
+    results = []
+    for entry in SessionView.of(manager).entries:
+        stdout, stderr = entry.output()
+        results.append((entry.job, replace(entry.result, stdout=stdout, stderr=stderr)))
+    return results
+
+
+def _report_of(manager: SessionManager) -> _Report:
+    meta = manager.state.metadata
+    results = session_results(manager)
+    data = report_data(
+        results,
+        session_id=manager.storage.id,
+        title=meta.title,
+        test_plan=meta.test_plan,
+        started=meta.created,
+        finished=meta.finished,
+    )
+    return _Report(data, results)
+
+
 def _write_reports(
-    reports: Sequence[tuple[str, Path]], report: _Report, interrupted: bool = False
+    reports: Sequence[tuple[str, Path]],
+    manager: SessionManager,
+    interrupted: bool = False,
 ) -> None:
+    report = _report_of(manager)
     for fmt, path in reports:
         path.parent.mkdir(parents=True, exist_ok=True)
         _REPORT_WRITERS[fmt](report, path)
@@ -193,78 +444,14 @@ def _write_reports(
         write_line(f"Report ({fmt}){partial}: {path.absolute()}")
 
 
+def write_session_reports(
+    reports: Sequence[tuple[str, Path]], manager: SessionManager
+) -> None:
+    """Write reports of a session (``plainbox session export``)."""
+    _write_reports(reports, manager)
+
+
 def _live_output(job: JobDefinition, line: OutputLine) -> None:
     """Show a job's output as it comes, at a terminal."""
     if "suppress-output" not in job.flags:
         write_line(f"  | {line.text.rstrip()}")
-
-
-def run_command(args: argparse.Namespace) -> int:
-    """Run a test plan or hand-picked jobs; exit 1 when a job failed or crashed."""
-    reports = [parse_report_spec(spec) for spec in args.report]
-    if args.job_timeout is not None and args.job_timeout <= 0:
-        raise UsageError("--job-timeout must be a positive number of seconds")
-    launcher = load_launcher(Path(args.launcher)) if args.launcher else None
-    if launcher is not None:
-        for warning in launcher.warnings:
-            _warn(warning)
-    catalog = catalog_from_args(args)
-    plan, real_plan = _choose_plan(catalog, args.targets, launcher)
-    if launcher is not None:
-        plan = with_exclusions(plan, launcher.exclude)
-    title = args.title or (launcher.session_title if launcher else None) or plan.name
-    silent = args.non_interactive or (launcher is not None and launcher.silent)
-    interactive = not silent and sys.stdin.isatty() and sys.stdout.isatty()
-    session = _new_session_dir()
-    if not reports:
-        reports = [("json", session / "report.json")]
-    reporter = ProgressReporter(sys.stdout)
-    options = RunOptions(
-        session_share=session / "share",
-        operator=TerminalOperator(sys.stdout) if interactive else None,
-        job_timeout=args.job_timeout,
-        environment=dict(launcher.environment) if launcher else {},
-        match=launcher.match if launcher else (),
-        io_log_dir=session / "io-logs",
-        on_output=_live_output if interactive else None,
-        on_phase=reporter.on_phase,
-        on_start=reporter.on_start,
-        on_result=reporter.on_result,
-    )
-    if real_plan:
-        write_line(f"Running {plan.id}: {title}")
-    else:
-        named = f": {title}" if title != HAND_PICKED_TITLE else ""
-        write_line(f"Running hand-picked jobs{named}")
-    started = time.time()
-
-    def report_of(results: Results) -> _Report:
-        data = report_data(
-            results,
-            session_id=session.name,
-            title=title,
-            test_plan=plan.id if real_plan else None,
-            started=started,
-            finished=time.time(),
-        )
-        return _Report(data, results)
-
-    setup_error: SetupFailedError | None = None
-    try:
-        results: Results = run_test_plan(catalog, plan, options)
-    except SetupFailedError as exc:
-        setup_error = exc
-        results = list(exc.results)
-    except KeyboardInterrupt:
-        # Keep what ran: reports of an interrupted run are still worth having.
-        _write_reports(reports, report_of(list(reporter.results)), interrupted=True)
-        raise
-    report = report_of(results)
-    reporter.print_summary(results)
-    write_line()
-    _write_reports(reports, report)
-    if setup_error is not None:
-        sys.stderr.write(f"plainbox: error: {sanitize(str(setup_error))}\n")
-        return 1
-    failed = any(result.outcome in FAILING_OUTCOMES for _, result in results)
-    return 1 if failed else 0

@@ -1,8 +1,14 @@
 """The run loop: setup, bootstrap, then the test plan's jobs in dependency order.
 
-This is the first version of the loop: results are kept in memory and
-written as a report at the end; a journal and resume come with sessions on
-disk. What a job's plugin means for how it runs and who decides its outcome:
+Every result is recorded in a :class:`~plainbox.session.state.SessionState`;
+given a :class:`~plainbox.session.manager.SessionManager` the records go to
+its journal as they happen, and the journal is fsynced before anything that
+could take the machine down starts (a job's command, an operator prompt), so
+one fsync covers the previous job's result and the next job's start.  A
+session reopened from its journal runs through the same loop: jobs that have
+a result are not run again (unless asked to be, see ``RunOptions.rerun``).
+
+What a job's plugin means for how it runs and who decides its outcome:
 
 ========================  ============================  ==========================
 plugin                    runs its command              outcome decided by
@@ -44,8 +50,10 @@ from plainbox.resources import parse_imports
 from plainbox.resources import parse_program
 from plainbox.session.dependencies import order_tolerating_cycles
 from plainbox.session.dependencies import with_dependencies
+from plainbox.session.manager import SessionManager
 from plainbox.session.results import JobResult
 from plainbox.session.results import Outcome
+from plainbox.session.state import SessionState
 from plainbox.units.catalog import Catalog
 from plainbox.units.fields import PLUGINS
 from plainbox.units.model import DEFAULT_CATEGORY
@@ -61,7 +69,13 @@ from plainbox.units.testplan import ResolvedPlan
 from plainbox.units.testplan import resolve_test_plan
 
 
-__all__ = ["Operator", "RunOptions", "parse_resource_output", "run_test_plan"]
+__all__ = [
+    "Operator",
+    "RunOptions",
+    "parse_resource_output",
+    "run_test_plan",
+    "session_jobs",
+]
 
 Record = dict[str, str]
 _OPERATOR_PLUGINS = frozenset(
@@ -108,6 +122,14 @@ class RunOptions:
     # every output line as the command prints it.
     io_log_dir: Path | None = None
     on_output: Callable[[JobDefinition, OutputLine], None] | None = None
+    # Where results are journaled; None keeps them in memory only.  When the
+    # session already has results (a resumed session), those jobs are not
+    # run again, except the ones listed in ``rerun`` (a new attempt each).
+    session: SessionManager | None = None
+    rerun: frozenset[str] = frozenset()
+    # Called just before a ``noreturn`` job (one that reboots the machine)
+    # starts, once its start is journaled: where automatic resume is primed.
+    on_noreturn: Callable[[JobDefinition], None] | None = None
 
 
 @dataclass(slots=True)
@@ -116,11 +138,27 @@ class _Run:
     options: RunOptions
     plan: ResolvedPlan
     jobs: dict[str, JobDefinition]
-    results: dict[str, JobResult] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
-    resources: dict[str, list[Record]] = field(default_factory=dict)
+    state: SessionState
+    rerun: set[str] = field(default_factory=set)  # still to run again
     invalid: dict[str, str] = field(default_factory=dict)  # id -> why it is broken
-    attempts: int = 0  # commands started, numbering the io-logs
+    log_dir_ready: bool = False
+    # Results made by this process, with their output (the journal keeps the
+    # output in io-logs only): what run_test_plan returns for them.
+    live: dict[str, JobResult] = field(default_factory=dict)
+
+    @property
+    def resources(self) -> dict[str, list[Record]]:
+        return self.state.resource_map
+
+    def result(self, job_id: str) -> JobResult | None:
+        """The latest result of a job, None if it has none (or is to run again)."""
+        if job_id in self.rerun:
+            return None
+        return self.state.result_of(job_id)
+
+    def sync(self) -> None:
+        if self.options.session is not None:
+            self.options.session.sync()
 
 
 def parse_resource_output(stdout: str) -> list[Record]:
@@ -132,22 +170,59 @@ def parse_resource_output(stdout: str) -> list[Record]:
     ]
 
 
-def run_test_plan(
-    catalog: Catalog, plan: TestPlan, options: RunOptions
-) -> list[tuple[JobDefinition, JobResult]]:
-    """Run a test plan to the end; returns every job with its result, in run order."""
-    resolved = resolve_test_plan(plan, {tp.id: tp for tp in catalog.test_plans})
+def _all_jobs(catalog: Catalog) -> dict[str, JobDefinition]:
     jobs: dict[str, JobDefinition] = {}
     for job in catalog.jobs:
         jobs.setdefault(job.id, job)
         for twin in generated_jobs(job):
             jobs.setdefault(twin.id, twin)
-    run = _Run(catalog, options, resolved, jobs)
-    _run_jobs(run, "setup", resolved.select("setup_include", list(jobs.values())))
+    return jobs
+
+
+def session_jobs(
+    catalog: Catalog, plan: TestPlan, state: SessionState
+) -> dict[str, JobDefinition]:
+    """Every job of a session as it ran: generated ones, overrides applied.
+
+    A session reopened to be shown or exported knows the providers' units;
+    the template instances and twins its results belong to are made again
+    here from the journaled resource records, and the test plan's overrides
+    applied, and the state's job states get those definitions.
+    """
+    resolved = resolve_test_plan(plan, {tp.id: tp for tp in catalog.test_plans})
+    run = _Run(
+        catalog, RunOptions(session_share=Path()), resolved, _all_jobs(catalog), state
+    )
+    _instantiate_templates(run)
+    for job_id in list(run.jobs):
+        job = _with_overrides(run, run.jobs[job_id])
+        if job_id in state.job_state_map:
+            state.set_job(job)
+    return run.jobs
+
+
+def run_test_plan(
+    catalog: Catalog, plan: TestPlan, options: RunOptions
+) -> list[tuple[JobDefinition, JobResult]]:
+    """Run a test plan to the end; returns every job with its result, in run order.
+
+    With ``options.session`` the session is marked finished at the end (not
+    when interrupted by Ctrl-C or a failing setup job: it stays resumable).
+    """
+    resolved = resolve_test_plan(plan, {tp.id: tp for tp in catalog.test_plans})
+    jobs = _all_jobs(catalog)
+    session = options.session
+    state = session.state if session is not None else SessionState()
+    run = _Run(catalog, options, resolved, jobs, state, rerun=set(options.rerun))
+    if options.io_log_dir is None and session is not None:
+        options.io_log_dir = session.storage.io_log_dir
+    setup = resolved.select("setup_include", list(jobs.values()))
+    _run_jobs(run, "setup", setup)
     failed_setup = [
-        job_id
-        for job_id in run.order
-        if run.results[job_id].outcome is not Outcome.PASS
+        job.id
+        for job in setup
+        if (result := run.result(job.id)) is not None
+        and result.outcome is not Outcome.PASS
     ]
     if failed_setup:
         raise SetupFailedError(
@@ -164,11 +239,19 @@ def run_test_plan(
     if options.match:
         included = [j for j in included if any(q.matches(j) for q in options.match)]
     _run_jobs(run, "main", mandatory + included, mandatory)
+    if session is not None:
+        state.record("session-finished", {"finished": time.time()})
+        session.checkpoint()
     return _pairs(run)
 
 
 def _pairs(run: _Run) -> list[tuple[JobDefinition, JobResult]]:
-    return [(run.jobs[job_id], run.results[job_id]) for job_id in run.order]
+    pairs = []
+    for state, result in run.state.results_in_order():
+        job = run.jobs.get(state.job_id) or state.job
+        if job is not None:
+            pairs.append((job, run.live.get(state.job_id, result)))
+    return pairs
 
 
 def _run_jobs(
@@ -187,13 +270,27 @@ def _run_jobs(
     ordered, cycles = order_tolerating_cycles(
         with_dependencies(selected, run.jobs, excluded)
     )
+    run.state.record(
+        "phase",
+        {
+            "name": phase,
+            "jobs": [job.id for job in ordered],
+            "mandatory": [job.id for job in mandatory],
+        },
+    )
+    if run.options.session is not None:
+        run.options.session.write_header(durable=False)
     for job_id, cycle in cycles.items():
-        # A cycle is a definition error: report it on every job in it, run none.
-        run.results[job_id] = JobResult(
-            job_id=job_id, outcome=Outcome.FAIL, comments=f"cannot run: {cycle}"
-        )
-        run.order.append(job_id)
-    pending = [job for job in ordered if job.id not in run.results]
+        if run.result(job_id) is None:
+            # A cycle is a definition error: report it on every job in it, run none.
+            _record(
+                run,
+                run.jobs[job_id],
+                JobResult(
+                    job_id=job_id, outcome=Outcome.FAIL, comments=f"cannot run: {cycle}"
+                ),
+            )
+    pending = [job for job in ordered if run.result(job.id) is None]
     if run.options.on_phase is not None:
         run.options.on_phase(phase, pending)
     for job in pending:
@@ -205,12 +302,21 @@ def _run_jobs(
         result = replace(
             result, started=result.started or started, finished=time.time()
         )
-        run.results[job.id] = result
-        run.order.append(job.id)
-        if job.plugin == "resource" and result.outcome is Outcome.PASS:
-            run.resources[job.id] = parse_resource_output(result.stdout)
+        _record(run, job, result)
         if run.options.on_result is not None:
             run.options.on_result(job, result)
+        if run.options.session is not None:
+            run.options.session.refresh_header()
+
+
+def _record(run: _Run, job: JobDefinition, result: JobResult) -> None:
+    resources = None
+    if job.plugin == "resource" and result.outcome is Outcome.PASS:
+        resources = parse_resource_output(result.stdout)
+    run.rerun.discard(job.id)
+    run.state.set_job(job)  # as it ran: overrides applied, generated ones known
+    run.state.update_job_result(job, result, resources)
+    run.live[job.id] = result
 
 
 def _with_overrides(run: _Run, job: JobDefinition) -> JobDefinition:
@@ -250,7 +356,7 @@ def _blocked_result(run: _Run, job: JobDefinition) -> JobResult | None:
     blockers = [
         dep
         for dep in job.depends
-        if dep not in run.results or run.results[dep].outcome is not Outcome.PASS
+        if (result := run.result(dep)) is None or result.outcome is not Outcome.PASS
     ]
     if blockers:
         return _skip(
@@ -263,7 +369,7 @@ def _blocked_result(run: _Run, job: JobDefinition) -> JobResult | None:
     not_failed = [
         dep
         for dep in job.salvages
-        if dep not in run.results or run.results[dep].outcome not in _FAILED
+        if (result := run.result(dep)) is None or result.outcome not in _FAILED
     ]
     if not_failed:
         return _skip(
@@ -303,6 +409,26 @@ def _unmet_requirements(run: _Run, job: JobDefinition) -> list[str]:
 
 def _execute(run: _Run, job: JobDefinition) -> JobResult:
     operator = run.options.operator
+    run.state.record(
+        "job-started", {"job": job.id, "checksum": job.checksum, "started": time.time()}
+    )
+    if "noreturn" in job.flags and run.options.on_noreturn is not None:
+        run.options.on_noreturn(job)
+    # Durable before anything that may never return: the previous result and
+    # this job's start share one fsync.
+    run.sync()
+    try:
+        return _interact_or_run(run, job, operator)
+    except BaseException:
+        # Ctrl-C (or a bug): the job did not finish; it runs again on resume.
+        run.state.record("job-abandoned", {"job": job.id})
+        run.sync()
+        raise
+
+
+def _interact_or_run(
+    run: _Run, job: JobDefinition, operator: Operator | None
+) -> JobResult:
     if operator is not None and job.plugin in _OPERATOR_PLUGINS:
         if not operator.ready(job):
             return _skip(job, Outcome.SKIP, "skipped by the operator")
@@ -317,15 +443,24 @@ def _execute(run: _Run, job: JobDefinition) -> JobResult:
 
 
 def _io_log_path(run: _Run, job: JobDefinition) -> Path | None:
-    """A new io-log per attempt: ``<n>-<slug>.log``, never overwritten."""
+    """A new io-log per attempt: ``<n>-<slug>.log``, never overwritten.
+
+    ``n`` counts the session's job starts, so a resumed session goes on
+    numbering where it stopped.
+    """
     directory = run.options.io_log_dir
     if directory is None:
         return None
-    if run.attempts == 0:
+    if not run.log_dir_ready:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        run.log_dir_ready = True
     slug = re.sub(r"[^A-Za-z0-9._-]", "_", job.id)[:150]
-    run.attempts += 1
-    return directory / f"{run.attempts:04d}-{slug}.log"
+    number = run.state.attempts
+    path = directory / f"{number:04d}-{slug}.log"
+    while path.exists():  # a log of an attempt the journal lost with its tail
+        number += 1
+        path = directory / f"{number:04d}-{slug}.log"
+    return path
 
 
 def _run_command(run: _Run, job: JobDefinition) -> JobResult:
@@ -374,7 +509,21 @@ def _run_command(run: _Run, job: JobDefinition) -> JobResult:
         stdout=done.stdout.decode("utf-8", errors="replace"),
         stderr=done.stderr.decode("utf-8", errors="replace"),
         started=started,
+        io_log=_relative_log(run, io_log),
     )
+
+
+def _relative_log(run: _Run, io_log: Path | None) -> str | None:
+    """The io-log's path as the journal keeps it, if the command wrote one."""
+    if io_log is None or not io_log.exists():
+        return None
+    session = run.options.session
+    if session is not None:
+        try:
+            return str(io_log.relative_to(session.storage.path))
+        except ValueError:
+            pass
+    return str(io_log)
 
 
 def _instantiate_templates(run: _Run) -> None:

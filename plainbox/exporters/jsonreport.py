@@ -23,18 +23,24 @@ return code) has null times. Ids (``id``, ``template_id``) are full ids.
 from __future__ import annotations
 
 import datetime
+import io
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import IO
 from typing import Any
+from typing import BinaryIO
 
+from plainbox.exporters.base import Exporter
 from plainbox.session.results import JobResult
+from plainbox.session.view import SessionView
 from plainbox.units.model import JobDefinition
 from plainbox.units.model import qualify
 
 
 __all__ = [
     "SCHEMA_VERSION",
+    "JsonExporter",
     "iso_utc",
     "job_ran",
     "report_data",
@@ -131,3 +137,30 @@ def write_json_report(data: dict[str, Any], stream: IO[str]) -> None:
     """Write the report, UTF-8 safe and stable (sorted keys)."""
     json.dump(data, stream, indent=2, sort_keys=True, ensure_ascii=False)
     stream.write("\n")
+
+
+class JsonExporter(Exporter):
+    """The JSON report (see the module documentation for its shape)."""
+
+    id = "json"
+    file_extension = "json"
+    summary = "JSON: every result with its output, for programs to read"
+
+    def export(self, session: SessionView, stream: BinaryIO) -> None:
+        results = []
+        for entry in session.entries:
+            stdout, stderr = entry.output()
+            results.append(
+                (entry.job, replace(entry.result, stdout=stdout, stderr=stderr))
+            )
+        data = report_data(
+            results,
+            session_id=session.id,
+            title=session.title,
+            test_plan=session.test_plan,
+            started=session.created,
+            finished=session.finished,
+        )
+        text = io.StringIO()
+        write_json_report(data, text)
+        stream.write(text.getvalue().encode("utf-8"))

@@ -63,4 +63,41 @@ class JobResult:
     stderr: str = ""
     started: float | None = None  # seconds since the epoch
     finished: float | None = None  # seconds since the epoch
+    # The attempt's io-log, relative to the session directory; None when the
+    # command printed nothing (or did not run).
+    io_log: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        """The journal form: every field but the output, which is in the io-log."""
+        record: dict[str, Any] = {"outcome": self.outcome.value}
+        for name in _RECORDED:
+            value = getattr(self, name)
+            if value is not None and value != "" and value != {}:
+                record[name] = value
+        return record
+
+    @classmethod
+    def from_record(cls, job_id: str, record: dict[str, Any]) -> JobResult:
+        """Rebuild a result from :meth:`to_record`'s form.
+
+        :raises ValueError: the record does not describe a result.
+        """
+        try:
+            outcome = Outcome(record["outcome"])
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"bad outcome in {record!r}") from exc
+        values = {name: record[name] for name in _RECORDED if name in record}
+        return cls(job_id=job_id, outcome=outcome, **values)
+
+
+_RECORDED = (
+    "return_code",
+    "duration",
+    "comments",
+    "skip_reason",
+    "started",
+    "finished",
+    "io_log",
+    "extra",
+)

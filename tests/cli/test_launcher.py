@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 import textwrap
 from pathlib import Path
@@ -260,7 +262,7 @@ def test_launcher_test_plan_runs_silently(capsys, provider, write_launcher, tmp_
     assert report["session"]["test_plan"] == "com.example::plan"
     assert ids(report) == ["passes", "slow-thing", "show-env", "manual-check"]
     assert report["results"][3]["outcome"] == "skip"
-    assert out.startswith("Running com.example::plan: The plan\n")
+    assert _after_session_line(out).startswith("Running com.example::plan: The plan\n")
 
 
 def test_environment_reaches_jobs(
@@ -344,3 +346,10 @@ def test_with_exclusions_adds_to_the_plan_excludes(provider, write_launcher):
     assert [job.partial_id for job in selected] == ["show-env", "manual-check"]
     assert changed.id == plan.id
     assert with_exclusions(plan, ()) is plan
+
+
+def _after_session_line(out: str) -> str:
+    """The output after the first line, which names the session."""
+    first, _, rest = out.partition("\n")
+    assert re.fullmatch(r"Session: pbox-\d{8}-\d{6}-[0-9a-f]{6}", first)
+    return rest

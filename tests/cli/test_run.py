@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 from pathlib import Path
 from typing import Any
@@ -105,7 +107,8 @@ def test_progress_counter_outcomes_and_failure_details(capsys, provider):
     code, out, _ = run_main(capsys, provider, "plan")
     assert code == ExitCode.FAILED
     lines = out.splitlines()
-    assert lines[0] == "Running com.example::plan: The plan"
+    assert lines[0].startswith("Session: pbox-")
+    assert lines[1] == "Running com.example::plan: The plan"
     job_lines = [line for line in lines if line.startswith("[")]
     assert [line.split()[:2] for line in job_lines] == [
         ["[1/3]", "pass"],
@@ -165,7 +168,7 @@ def test_hand_picked_patterns(capsys, provider, tmp_path, patterns, expected):
     assert ids(report) == expected
     assert report["session"]["test_plan"] is None
     assert report["session"]["title"] == "Hand-picked jobs"
-    assert out.startswith("Running hand-picked jobs\n")
+    assert _after_session_line(out).startswith("Running hand-picked jobs\n")
 
 
 def test_patterns_are_anchored_to_the_whole_id(capsys, provider, tmp_path):
@@ -207,7 +210,7 @@ def test_title_goes_into_the_report(capsys, provider, tmp_path):
         capsys, provider, tmp_path, "plan", "--title", "Nightly run"
     )
     assert report["session"]["title"] == "Nightly run"
-    assert out.startswith("Running com.example::plan: Nightly run\n")
+    assert _after_session_line(out).startswith("Running com.example::plan: Nightly run\n")
 
 
 def test_text_report_and_several_reports(capsys, provider, tmp_path):
@@ -241,3 +244,10 @@ def test_setup_failure_exits_1_with_message_and_still_writes_the_report(
     assert report["results"][0]["stderr"] == "cannot prepare\n"
     assert "[setup] fail" in out
     assert "  total                  1" in out
+
+
+def _after_session_line(out: str) -> str:
+    """The output after the first line, which names the session."""
+    first, _, rest = out.partition("\n")
+    assert re.fullmatch(r"Session: pbox-\d{8}-\d{6}-[0-9a-f]{6}", first)
+    return rest

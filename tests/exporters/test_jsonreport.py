@@ -249,7 +249,7 @@ def test_timestamps_are_iso_utc_and_null_for_jobs_that_never_ran(report):
 def test_session_has_plan_and_title(report):
     assert report["session"]["test_plan"] == "com.example::plan"
     assert report["session"]["title"] == "The plan"
-    assert re.fullmatch(r"run-\S+", report["session"]["id"])
+    assert re.fullmatch(r"pbox-\S+", report["session"]["id"])
 
 
 def test_report_keys_are_sorted_and_output_is_stable(report):

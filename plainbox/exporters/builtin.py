@@ -1,0 +1,16 @@
+"""The built-in exporters, registered as a plugin like any other."""
+
+from __future__ import annotations
+
+from plainbox.exporters.base import Exporter
+from plainbox.exporters.jsonreport import JsonExporter
+from plainbox.plugins import hookimpl
+
+
+__all__ = ["plainbox_exporters"]
+
+
+@hookimpl
+def plainbox_exporters() -> list[type[Exporter]]:
+    """JSON (more to come)."""
+    return [JsonExporter]

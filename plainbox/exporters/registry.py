@@ -1,0 +1,75 @@
+"""Which exporters exist: built-in ones, plugins' ones, and exporter units."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from plainbox.exporters.base import Exporter
+from plainbox.units.model import ExporterUnit
+
+
+__all__ = ["LEGACY_IDS", "create_exporter", "exporter_classes", "exporter_map"]
+
+#: Short ids older tools use, and the exporter each one means.
+LEGACY_IDS = {
+    "json": "json",
+    "text": "text",
+    "html": "html",
+    "xml": "junit",
+    "junit": "junit",
+    "xlsx": "xlsx",
+    "rfc822": "text",
+    "tar": "tar",
+    "submission": "submission",
+}
+
+
+def exporter_classes() -> dict[str, type[Exporter]]:
+    """Exporter id → class: plugins' exporters (built-ins are plugins too)."""
+    from plainbox.plugins import get_plugin_manager
+
+    classes: dict[str, type[Exporter]] = {}
+    for contributed in get_plugin_manager().hook.plainbox_exporters():
+        for cls in contributed:
+            classes.setdefault(cls.id, cls)
+    return classes
+
+
+def exporter_map(units: Sequence[ExporterUnit] = ()) -> dict[str, Any]:
+    """Exporter id → exporter class, for plugin ids, legacy ids and exporter units.
+
+    An exporter unit maps to the class its ``entry_point`` names (a
+    Checkbox entry-point name such as ``text`` or ``xlsx``, or a plugin id).
+    """
+    classes = exporter_classes()
+    result: dict[str, Any] = dict(classes)
+    for legacy, target in LEGACY_IDS.items():
+        if target in classes:
+            result.setdefault(legacy, classes[target])
+    for unit in units:
+        entry_point = unit.fields.get("entry_point", "")
+        target = LEGACY_IDS.get(entry_point, entry_point)
+        if entry_point == "jinja2":
+            target = "html"
+        if target in classes:
+            result[unit.id] = classes[target]
+    return result
+
+
+def create_exporter(
+    mapping: dict[str, Any],
+    exporter_id: str,
+    option_list: Sequence[str] = (),
+    strict: bool = True,
+) -> Exporter:
+    """An exporter configured with ``option_list``.
+
+    :raises LookupError: no exporter has that id.
+    """
+    cls = mapping.get(exporter_id)
+    if cls is None:
+        known = ", ".join(sorted(mapping)) or "none"
+        raise LookupError(f"no exporter {exporter_id!r} (known: {known})")
+    exporter: Exporter = cls(option_list, strict)
+    return exporter

@@ -1,0 +1,102 @@
+"""A read-only view of a session: what reports are made from.
+
+Exporters never see live state: they get a :class:`SessionView` built from
+a session manager (normally one loaded read-only from disk), so a report
+can always be made again, and comes out the same, from the session's files.
+Job output is read from the io-logs when asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+from plainbox.execution.iolog import iter_io_log
+from plainbox.session.manager import SessionManager
+from plainbox.session.results import JobResult
+from plainbox.units.model import JobDefinition
+
+
+__all__ = ["ResultEntry", "SessionView", "read_output"]
+
+
+def read_output(session_dir: Path, result: JobResult) -> tuple[bytes, bytes]:
+    """A result's stdout and stderr bytes, from its io-log (empty when none).
+
+    :raises OSError: the io-log cannot be read.
+    :raises ValueError: the io-log is damaged.
+    """
+    if result.io_log is None:
+        return b"", b""
+    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    for line in iter_io_log(session_dir / result.io_log):
+        chunks.setdefault(line.stream, []).append(line.data)
+    return b"".join(chunks["stdout"]), b"".join(chunks["stderr"])
+
+
+@dataclass(frozen=True, slots=True)
+class ResultEntry:
+    """One job of the session: its definition, latest result and every attempt."""
+
+    job: JobDefinition
+    result: JobResult
+    attempts: tuple[JobResult, ...]
+    device: str
+    session_dir: Path
+
+    def output(self) -> tuple[str, str]:
+        """The latest attempt's stdout and stderr as text (bad UTF-8 replaced)."""
+        if self.result.stdout or self.result.stderr:
+            return self.result.stdout, self.result.stderr
+        try:
+            stdout, stderr = read_output(self.session_dir, self.result)
+        except (OSError, ValueError) as exc:
+            return "", f"(the io-log cannot be read: {exc})"
+        return (
+            stdout.decode("utf-8", errors="replace"),
+            stderr.decode("utf-8", errors="replace"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """Everything a report needs, frozen at the moment it was taken."""
+
+    id: str
+    title: str
+    test_plan: str | None
+    created: float | None
+    finished: float | None
+    flags: frozenset[str]
+    path: Path
+    entries: tuple[ResultEntry, ...] = field(default=())
+
+    @classmethod
+    def of(cls, manager: SessionManager) -> SessionView:
+        """Take a view of every device context's results, in run order."""
+        meta = manager.state.metadata
+        entries = []
+        for context in manager.device_context_list:
+            for job_state, result in context.state.results_in_order():
+                if job_state.job is None:
+                    continue  # a job no provider defines any more
+                entries.append(
+                    ResultEntry(
+                        job=job_state.job,
+                        result=result,
+                        attempts=tuple(job_state.results),
+                        device=context.device,
+                        session_dir=manager.storage.path,
+                    )
+                )
+        return cls(
+            id=manager.storage.id,
+            title=meta.title,
+            test_plan=meta.test_plan,
+            created=meta.created,
+            finished=meta.finished,
+            flags=frozenset(meta.flags),
+            path=manager.storage.path,
+            entries=tuple(entries),
+        )

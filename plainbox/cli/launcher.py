@@ -71,6 +71,7 @@ _APPLIED: dict[str, frozenset[str] | None] = {
     "test plan": frozenset({"unit", "forced"}),
     "test selection": frozenset({"forced", "exclude", "match"}),
     "ui": frozenset({"type"}),
+    "restart": frozenset({"strategy"}),
     "environment": None,
     "manifest": None,
 }
@@ -92,7 +93,6 @@ _IGNORED: dict[str, frozenset[str]] = {
     ),
     "agent": frozenset({"normal_user"}),
     "daemon": frozenset({"normal_user"}),
-    "restart": frozenset({"strategy"}),
 }
 _IGNORED_SECTION_PREFIXES = ("report:", "transport:", "exporter:")
 _NO_DEFAULT_SECTION = "\x00plainbox: no DEFAULT section\x00"
@@ -119,6 +119,9 @@ class Launcher:
     environment: Mapping[str, str] = field(default_factory=dict)
     #: ``[manifest]``: manifest entry id -> the value the launcher presets.
     manifest: Mapping[str, str] = field(default_factory=dict)
+    #: ``[restart] strategy``: how to resume after a reboot (a restart
+    #: strategy name; Checkbox's ``XDG`` and ``Snappy`` are understood).
+    restart_strategy: str | None = None
     #: ``path:line: message`` for what was ignored or not understood.
     warnings: tuple[str, ...] = ()
 
@@ -359,6 +362,7 @@ class _Reader:
             ui_type=_UI_TYPES[ui_text],
             environment=self.free_keys("environment"),
             manifest=self.free_keys("manifest"),
+            restart_strategy=_restart_strategy(self.get("restart", "strategy")),
             warnings=tuple(self.warnings),
         )
 
@@ -366,6 +370,16 @@ class _Reader:
         if not self.parser.has_section(section):
             return {}
         return dict(self.parser.items(section, raw=True))
+
+
+# Checkbox's strategy names, and the plainbox strategy doing that job.
+_CHECKBOX_STRATEGIES = {"xdg": "xdg-autostart", "snappy": "systemd"}
+
+
+def _restart_strategy(name: str | None) -> str | None:
+    if not name:
+        return None
+    return _CHECKBOX_STRATEGIES.get(name.strip().lower(), name.strip())
 
 
 def _suggest(word: str, known: Iterable[str]) -> str:

@@ -345,7 +345,9 @@ def drive_session(
         on_result=reporter.on_result,
         session=manager,
         rerun=rerun,
-        on_noreturn=lambda job: _prime_restart(manager, job),
+        on_noreturn=lambda job: _prime_restart(
+            manager, job, launcher.restart_strategy if launcher else None
+        ),
     )
     plan, title = prepared.plan, prepared.title
     if prepared.real_plan:
@@ -375,11 +377,13 @@ def drive_session(
     return 1 if manager.state.failed else 0
 
 
-def _prime_restart(manager: SessionManager, job: JobDefinition) -> None:
+def _prime_restart(
+    manager: SessionManager, job: JobDefinition, preferred: str | None
+) -> None:
     """Arrange for the session to resume by itself after ``job`` reboots."""
     from plainbox.session.restart import detect_restart_strategy
 
-    strategy = detect_restart_strategy()
+    strategy = detect_restart_strategy(preferred)
     session_id = manager.storage.id
     if strategy is None:
         _warn(

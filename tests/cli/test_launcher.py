@@ -353,3 +353,15 @@ def _after_session_line(out: str) -> str:
     first, _, rest = out.partition("\n")
     assert re.fullmatch(r"Session: pbox-\d{8}-\d{6}-[0-9a-f]{6}", first)
     return rest
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("XDG", "xdg-autostart"), ("Snappy", "systemd"), ("systemd", "systemd")],
+)
+def test_restart_strategy_names_map_to_plainbox_strategies(
+    write_launcher, value, expected
+):
+    launcher = load_launcher(write_launcher(f"[restart]\nstrategy = {value}\n"))
+    assert launcher.restart_strategy == expected
+    assert launcher.warnings == ()

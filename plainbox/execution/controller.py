@@ -82,7 +82,6 @@ _OPERATOR_PLUGINS = frozenset(
     {"manual", "user-interact", "user-verify", "user-interact-verify"}
 )
 _VERIFIED_PLUGINS = frozenset({"manual", "user-verify", "user-interact-verify"})
-_FAILED = frozenset({Outcome.FAIL, Outcome.CRASH})
 
 
 class Operator(Protocol):
@@ -311,8 +310,10 @@ def _run_jobs(
 
 def _record(run: _Run, job: JobDefinition, result: JobResult) -> None:
     resources = None
-    if job.plugin == "resource" and result.outcome is Outcome.PASS:
-        resources = parse_resource_output(result.stdout)
+    if job.plugin == "resource" and result.return_code is not None:
+        # What a resource job printed counts even when it then failed, and
+        # printing nothing still leaves one (empty) record.
+        resources = parse_resource_output(result.stdout) or [{}]
     run.rerun.discard(job.id)
     run.state.set_job(job)  # as it ran: overrides applied, generated ones known
     run.state.update_job_result(job, result, resources)
@@ -359,17 +360,24 @@ def _blocked_result(run: _Run, job: JobDefinition) -> JobResult | None:
         if (result := run.result(dep)) is None or result.outcome is not Outcome.PASS
     ]
     if blockers:
+        # A dependency the operator (or a non-interactive run) skipped makes
+        # this job a plain skip: nothing failed, nobody was there.
+        skipped = any(
+            (result := run.result(dep)) is not None and result.outcome is Outcome.SKIP
+            for dep in blockers
+        )
         return _skip(
             job,
-            Outcome.SKIPPED_DEPENDENCY,
+            Outcome.SKIP if skipped else Outcome.SKIPPED_DEPENDENCY,
             f"required job did not pass: {', '.join(blockers)}",
             related_dependencies=blockers,
         )
-    # "salvages": the job exists to clean up after a failure; no failure, no job.
+    # "salvages": the job exists to clean up after a failure; no failure, no
+    # job.  Only "fail" counts: a crash may have left nothing to salvage.
     not_failed = [
         dep
         for dep in job.salvages
-        if (result := run.result(dep)) is None or result.outcome not in _FAILED
+        if (result := run.result(dep)) is None or result.outcome is not Outcome.FAIL
     ]
     if not_failed:
         return _skip(

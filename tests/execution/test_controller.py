@@ -370,14 +370,32 @@ def test_run_test_plan_checks_resource_requirements(run_units, tmp_path):
     assert not (tmp_path / "share" / "flux-ran").exists()
 
 
-def test_run_test_plan_failed_resource_job_fails_requirements(run_units):
+def test_run_test_plan_failed_resource_job_records_still_count(run_units):
+    # As in Checkbox: what a resource job printed is used whatever its exit status.
     results = run_units(
         "id: res\nplugin: resource\ncommand: echo 'k: v'; exit 1\n\n"
-        "id: user\nplugin: shell\nrequires: res.k == 'v'\ncommand: true\n"
-        + plan("include: user\n")
+        "id: user\nplugin: shell\nrequires: res.k == 'v'\ncommand: true\n\n"
+        "id: other\nplugin: shell\nrequires: res.k == 'w'\ncommand: true\n"
+        + plan("include: user\n other\n")
     )
 
-    assert outcomes(results) == {"res": "fail", "user": "skipped-resource"}
+    assert outcomes(results) == {
+        "res": "fail",
+        "user": "pass",
+        "other": "skipped-resource",
+    }
+
+
+def test_run_test_plan_silent_resource_job_leaves_one_empty_record(run_units):
+    # One record, so a template over it makes exactly one instance.
+    results = run_units(
+        "id: res\nplugin: resource\ncommand: true\n\n"
+        "unit: template\ntemplate-resource: res\ntemplate-id: tpl\n"
+        "id: tpl-{__index__}\nplugin: shell\ncommand: true\n"
+        + plan("bootstrap_include: res\ninclude: tpl\n")
+    )
+
+    assert outcomes(results) == {"res": "pass", "tpl-1": "pass"}
 
 
 def test_run_test_plan_excluded_resource_fails_requirements(run_units):

@@ -15,6 +15,7 @@ from pathlib import Path
 from plainbox.execution.iolog import iter_io_log
 from plainbox.session.manager import SessionManager
 from plainbox.session.results import JobResult
+from plainbox.units.model import Category
 from plainbox.units.model import JobDefinition
 
 
@@ -71,6 +72,13 @@ class SessionView:
     flags: frozenset[str]
     path: Path
     entries: tuple[ResultEntry, ...] = field(default=())
+    # Category id -> its (untranslated) name, for the categories of entries.
+    categories: dict[str, str] = field(default_factory=dict)
+    devices: tuple[str, ...] = ("local",)
+
+    def category_name(self, category_id: str) -> str:
+        """The category's name, or its id when no unit names it."""
+        return self.categories.get(category_id, category_id)
 
     @classmethod
     def of(cls, manager: SessionManager) -> SessionView:
@@ -90,6 +98,12 @@ class SessionView:
                         session_dir=manager.storage.path,
                     )
                 )
+        categories = {
+            unit.id: unit.name
+            for context in manager.device_context_list
+            for unit in context.state.unit_list
+            if isinstance(unit, Category)
+        }
         return cls(
             id=manager.storage.id,
             title=meta.title,
@@ -99,4 +113,6 @@ class SessionView:
             flags=frozenset(meta.flags),
             path=manager.storage.path,
             entries=tuple(entries),
+            categories=categories,
+            devices=tuple(c.device for c in manager.device_context_list),
         )

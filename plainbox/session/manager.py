@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from typing import Any
 
 from plainbox.errors import CorruptSessionError
 from plainbox.errors import SessionError
+from plainbox.errors import SessionLockedError
 from plainbox.session.context import SessionDeviceContext
 from plainbox.session.journal import Journal
 from plainbox.session.state import FLAG_INCOMPLETE
@@ -111,9 +113,13 @@ class SessionManager:
         self._contexts: list[SessionDeviceContext] = []
         self._test_plans: tuple[TestPlan, ...] = tuple(test_plans)
         self._last_header = 0.0
+        #: What :meth:`load_session` tolerated, such as a torn last record.
         self.load_warnings: list[str] = []
+        #: Fired with the context after :meth:`add_device_context`.
         self.on_device_context_added = Signal("on_device_context_added")
+        #: Fired with the context after :meth:`remove_device_context`.
         self.on_device_context_removed = Signal("on_device_context_removed")
+        #: Fired with the old and the new tuple when :attr:`test_plans` is set.
         self.on_test_plans_changed = Signal("on_test_plans_changed")
         for context in device_context_list:
             self._attach(context, journal_it=False)
@@ -138,7 +144,12 @@ class SessionManager:
         repo = repo if repo is not None else SessionStorageRepository()
         if legacy_mode:
             with contextlib.suppress(LookupError):
-                repo.get(_LEGACY_ID).remove()
+                previous = repo.get(_LEGACY_ID)
+                # Only a session nobody is using may go: locking first turns
+                # "delete a live session under its writer" into
+                # SessionLockedError.
+                previous.lock()
+                previous.remove()
             storage = repo.create_storage(prefix="", fixed_id=_LEGACY_ID)
         else:
             storage = repo.create_storage(prefix=prefix)
@@ -189,10 +200,21 @@ class SessionManager:
         """
         read_only = FLAG_READ_ONLY in set(flags or ())
         if not read_only:
+            if storage.locked:
+                # storage.lock() is idempotent for the object holding the
+                # lock, so without this a second live manager would share
+                # the journal with the first (and a failed load would release
+                # the first one's lock below).
+                raise SessionLockedError(
+                    f"session {storage.id} is already open in this process",
+                    os.getpid(),
+                )
             storage.lock()
         try:
             contents = storage.read_journal()
-            state = SessionState(unit_list)
+            # Listed once: replayed device contexts get the units too.
+            units = list(unit_list)
+            state = SessionState(units)
             if early_cb is not None:
                 state = early_cb(state) or state
             manager = cls([SessionDeviceContext(state)], storage)
@@ -201,7 +223,7 @@ class SessionManager:
                 _log.warning("%s", warning)
             for record in contents.records:
                 try:
-                    manager._replay(record.kind, record.data)
+                    manager._replay(record.kind, record.data, units)
                 except ValueError as exc:
                     raise CorruptSessionError(
                         f"{storage.journal_path}:{record.seq}: {exc}"
@@ -298,6 +320,10 @@ class SessionManager:
             raise ValueError(f"device {context.device!r} is already in the session")
         first = not self._contexts
         self._contexts.append(context)
+        if self._test_plans:
+            # A device joining later must see the session's test plans (and
+            # so their overrides) like the devices that were there before.
+            context.set_test_plan_list(self._test_plans)
         if journal_it and self._journal is not None and not first:
             self._journal.append(
                 "device-added", {"device": context.device, "kind": context.kind}
@@ -331,14 +357,20 @@ class SessionManager:
 
         return sink
 
-    def _replay(self, kind: str, data: dict[str, Any]) -> None:
+    def _replay(
+        self, kind: str, data: dict[str, Any], unit_list: Sequence[Unit] = ()
+    ) -> None:
         if kind == "device-added":
-            self._contexts.append(
+            # Attached like a live context: without a sink its new records
+            # would never reach the journal, and without the units its
+            # results would have no job definition (and drop out of reports).
+            self._attach(
                 SessionDeviceContext(
-                    SessionState(),
+                    SessionState(unit_list),
                     device=str(data["device"]),
                     kind=str(data.get("kind", "local")),
-                )
+                ),
+                journal_it=False,
             )
             return
         if kind == "device-removed":
@@ -447,7 +479,9 @@ class SessionManager:
             self.checkpoint()
             self._journal.close()
             self._journal = None
-        self.storage.unlock()
+            # Only a writer holds the lock; a read-only manager may share its
+            # storage object with a live one and must not release its lock.
+            self.storage.unlock()
 
     def destroy(self) -> None:
         """Remove every file of the session."""

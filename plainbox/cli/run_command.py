@@ -444,6 +444,8 @@ def _write_reports(
     for fmt, path in reports:
         path.parent.mkdir(parents=True, exist_ok=True)
         _REPORT_WRITERS[fmt](report, path)
+        if path.parent == manager.storage.path:
+            path.chmod(0o600)  # like everything else in the session
         partial = " (partial: interrupted)" if interrupted else ""
         write_line(f"Report ({fmt}){partial}: {path.absolute()}")
 

@@ -330,17 +330,21 @@ class SessionManager:
             )
         if first and journal_it and context.state.metadata.created is None:
             # The session's own metadata lives in its first context's state.
+            # It is the journal's first record, before anything the state
+            # recorded while it had no session.
             meta = context.state.metadata
-            context.state.record(
-                "session-started",
-                {
-                    "created": time.time(),
-                    "title": meta.title,
-                    "test_plan": meta.test_plan,
-                    "app_id": meta.app_id,
-                    "options": meta.options,
-                },
-            )
+            started = {
+                "created": time.time(),
+                "title": meta.title,
+                "test_plan": meta.test_plan,
+                "app_id": meta.app_id,
+                "options": meta.options,
+                "first_device": context.device,
+            }
+            flags = set(meta.flags)
+            context.state.apply("session-started", started)
+            meta.flags |= flags
+            context.state.unsaved.insert(0, ("session-started", started))
         context.state.attach(self._sink_for(context, first))
         if first and journal_it:
             self.write_header()
@@ -376,6 +380,9 @@ class SessionManager:
         if kind == "device-removed":
             self._contexts = [c for c in self._contexts if c.device != data["device"]]
             return
+        if kind == "session-started" and self._contexts:
+            # The first context is made before replay; give it its real name.
+            self._contexts[0].device = str(data.get("first_device") or "local")
         device = data.get("device")
         if device is None:
             self.state.apply(kind, data)

@@ -1014,3 +1014,22 @@ def test_the_documented_python_examples_run(
     assert {r["id"]: r["outcome"] for r in report["results"]} == {
         "io.plainbox.tutorial::hello": "pass"
     }
+
+
+def test_session_started_is_the_first_record_and_keeps_the_first_device_name(
+    tmp_path,
+):
+    state = SessionState()
+    state.set_title("recorded before the session existed")
+    repo = SessionStorageRepository(tmp_path / "sessions")
+    manager = SessionManager.create(repo)
+    manager.add_device_context(SessionDeviceContext(state, device="dut1"))
+    storage = manager.storage
+    manager.close()
+
+    records = storage.read_journal().records
+    assert [r.kind for r in records[:2]] == ["session-started", "metadata"]
+    loaded = SessionManager.load_session([], storage, flags={"read-only"})
+    assert loaded.default_device_context is not None
+    assert loaded.default_device_context.device == "dut1"
+    assert loaded.state.metadata.title == "recorded before the session existed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from plainbox.exporters.base import Exporter
+from plainbox.exporters.htmlreport import HtmlExporter
 from plainbox.exporters.jsonreport import JsonExporter
 from plainbox.plugins import hookimpl
 
@@ -12,5 +13,5 @@ __all__ = ["plainbox_exporters"]
 
 @hookimpl
 def plainbox_exporters() -> list[type[Exporter]]:
-    """JSON (more to come)."""
-    return [JsonExporter]
+    """The exporters plainbox ships."""
+    return [JsonExporter, HtmlExporter]

@@ -5,13 +5,21 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import Any
 
 import pluggy
 
 from plainbox import hookspecs
 
 
-__all__ = ["BUILTIN_PLUGINS", "PluginFailure", "get_plugin_manager", "hookimpl"]
+__all__ = [
+    "BUILTIN_PLUGINS",
+    "PluginFailure",
+    "get_plugin_manager",
+    "hookimpl",
+    "notify",
+    "plugin_failures",
+]
 
 hookimpl = pluggy.HookimplMarker("plainbox")
 
@@ -61,3 +69,32 @@ def get_plugin_manager() -> pluggy.PluginManager:
     manager.check_pending()
     _manager = manager
     return manager
+
+
+def notify(hook_name: str, **kwargs: Any) -> list[PluginFailure]:
+    """Call every implementation of an event hook, each in isolation.
+
+    pluggy stops at the first exception; for events that is wrong (one
+    broken listener must not stop the session or hide the event from the
+    others), so each implementation is called here on its own.
+
+    :return: the plugins that raised, with what they raised.
+    """
+    hook = getattr(get_plugin_manager().hook, hook_name)
+    failures = []
+    for impl in hook.get_hookimpls():
+        arguments = {name: kwargs[name] for name in impl.argnames}
+        try:
+            impl.function(**arguments)
+        except Exception as exc:  # a plugin's bug, reported, never fatal
+            failures.append(
+                PluginFailure(
+                    impl.plugin_name, f"{hook_name}: {type(exc).__name__}: {exc}"
+                )
+            )
+    return failures
+
+
+def has_listeners(hook_name: str) -> bool:
+    """True when some plugin implements the hook (so events are worth building)."""
+    return bool(getattr(get_plugin_manager().hook, hook_name).get_hookimpls())

@@ -26,6 +26,7 @@ from typing import TextIO
 
 from plainbox.cli.terminal import sanitize
 from plainbox.exporters.jsonreport import job_ran
+from plainbox.exporters.text import render_summary
 from plainbox.session.results import FAILING_OUTCOMES
 from plainbox.session.results import JobResult
 from plainbox.session.results import Outcome
@@ -87,33 +88,6 @@ def _one_line(text: str) -> str:
 def _job_label(job: JobDefinition) -> str:
     summary = _one_line(job.summary)
     return f"{summary} ({_one_line(job.id)})" if summary else _one_line(job.id)
-
-
-def render_summary(results: Sequence[tuple[JobDefinition, JobResult]]) -> list[str]:
-    """The summary table: count per outcome, total, and what failed or crashed."""
-    counts: dict[Outcome, int] = {}
-    for _, result in results:
-        counts[result.outcome] = counts.get(result.outcome, 0) + 1
-    width = max(_OUTCOME_WIDTH, len("total"))
-    number = max(len(str(len(results))), 4)
-    lines = [f"  {'outcome':<{width}}  {'jobs':>{number}}"]
-    lines += [
-        f"  {outcome.value:<{width}}  {counts[outcome]:>{number}}"
-        for outcome in Outcome  # a fixed order, whatever order jobs ran in
-        if outcome in counts
-    ]
-    lines.append(f"  {'total':<{width}}  {len(results):>{number}}")
-    failed = [
-        (job, result) for job, result in results if result.outcome in FAILING_OUTCOMES
-    ]
-    if failed:
-        lines.append("")
-        lines.append("Failed or crashed jobs:")
-        for job, result in failed:
-            comments = _one_line(result.comments)
-            detail = f": {comments}" if comments else ""
-            lines.append(f"  {_one_line(job.id)} ({result.outcome.value}){detail}")
-    return lines
 
 
 class ProgressReporter:

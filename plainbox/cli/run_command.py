@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -38,17 +37,15 @@ from plainbox.cli.launcher import pattern_qualifiers
 from plainbox.cli.launcher import with_exclusions
 from plainbox.cli.operator import TerminalOperator
 from plainbox.cli.progress import ProgressReporter
-from plainbox.cli.progress import render_summary
 from plainbox.cli.terminal import sanitize
 from plainbox.cli.terminal import write_line
+from plainbox.errors import PlainboxError
 from plainbox.errors import SessionError
 from plainbox.errors import SetupFailedError
 from plainbox.errors import UsageError
 from plainbox.execution.controller import RunOptions
 from plainbox.execution.controller import run_test_plan
 from plainbox.execution.iolog import OutputLine
-from plainbox.exporters.jsonreport import report_data
-from plainbox.exporters.jsonreport import write_json_report
 from plainbox.session.manager import SessionManager
 from plainbox.session.results import JobResult
 from plainbox.session.state import SessionState
@@ -75,50 +72,20 @@ HAND_PICKED_TITLE = "Hand-picked jobs"
 _COMMAND_LINE = Origin("command line")
 
 
-@dataclass(frozen=True, slots=True)
-class _Report:
-    data: dict[str, Any]
-    results: Results
-
-
-def _write_json(report: _Report, path: Path) -> None:
-    with path.open("w", encoding="utf-8") as stream:
-        write_json_report(report.data, stream)
-
-
-def _write_text(report: _Report, path: Path) -> None:
-    session = report.data["session"]
-    with path.open("w", encoding="utf-8") as stream:
-        stream.write(f"{sanitize(session['title'])}\n")
-        if session["test_plan"]:
-            stream.write(f"Test plan: {sanitize(session['test_plan'])}\n")
-        stream.write("\n")
-        for job, result in report.results:
-            summary = " ".join(sanitize(job.summary).split())
-            job_id = sanitize(job.id)
-            stream.write(f"{result.outcome.value:<18} {job_id}  {summary}\n")
-        stream.write("\n")
-        for line in render_summary(report.results):
-            stream.write(line + "\n")
-
-
-_REPORT_WRITERS: dict[str, Callable[[_Report, Path], None]] = {
-    "json": _write_json,
-    "text": _write_text,
-}
-
-
 def parse_report_spec(spec: str) -> tuple[str, Path]:
-    """Split ``FORMAT:PATH``.
+    """Split ``FORMAT:PATH``; FORMAT is an exporter id (``plainbox plugins``).
 
-    :raises UsageError: no colon, or an unknown format.
+    :raises UsageError: no colon, or no exporter has that id.
     """
+    from plainbox.exporters.registry import exporter_map
+
     fmt, colon, path = spec.partition(":")
     if not colon or not path:
         raise UsageError(f"--report expects FORMAT:PATH, got {spec!r}")
-    if fmt not in _REPORT_WRITERS:
+    known = exporter_map()
+    if fmt not in known:
         raise UsageError(
-            f"unknown report format {fmt!r} (known: {', '.join(_REPORT_WRITERS)})"
+            f"unknown report format {fmt!r} (known: {', '.join(sorted(known))})"
         )
     return fmt, Path(path)
 
@@ -348,6 +315,7 @@ def drive_session(
         on_noreturn=lambda job: _prime_restart(
             manager, job, launcher.restart_strategy if launcher else None
         ),
+        after_noreturn=lambda job: diffuse_restart(storage.id),
     )
     plan, title = prepared.plan, prepared.title
     if prepared.real_plan:
@@ -370,11 +338,11 @@ def drive_session(
     results = session_results(manager)
     reporter.print_summary(results)
     write_line()
-    _write_reports(reports, manager)
+    reported = _write_reports(reports, manager)
     if setup_error is not None:
         sys.stderr.write(f"plainbox: error: {sanitize(str(setup_error))}\n")
         return 1
-    return 1 if manager.state.failed else 0
+    return 1 if manager.state.failed or not reported else 0
 
 
 def _prime_restart(
@@ -412,6 +380,17 @@ def _prime_restart(
         _warn(f"cannot arrange automatic resume ({strategy.name}): {exc}")
 
 
+def diffuse_restart(session_id: str) -> None:
+    """Remove any automatic resume primed for the session (all strategies)."""
+    from plainbox.session.restart import restart_strategies
+
+    for strategy in restart_strategies():
+        try:
+            strategy.diffuse(session_id)
+        except (PlainboxError, OSError, ValueError) as exc:
+            _warn(f"cannot remove automatic resume ({strategy.name}): {exc}")
+
+
 def session_results(manager: SessionManager) -> Results:
     """The session's jobs and latest results, in run order, with their output."""
     results = []
@@ -421,40 +400,53 @@ def session_results(manager: SessionManager) -> Results:
     return results
 
 
-def _report_of(manager: SessionManager) -> _Report:
-    meta = manager.state.metadata
-    results = session_results(manager)
-    data = report_data(
-        results,
-        session_id=manager.storage.id,
-        title=meta.title,
-        test_plan=meta.test_plan,
-        started=meta.created,
-        finished=meta.finished,
-    )
-    return _Report(data, results)
-
-
 def _write_reports(
     reports: Sequence[tuple[str, Path]],
     manager: SessionManager,
     interrupted: bool = False,
-) -> None:
-    report = _report_of(manager)
+) -> bool:
+    """Write each report from a view of the session; False if one failed.
+
+    Each report is written to a temporary file renamed into place, so a
+    failing exporter leaves no half-written file (and never touches the
+    session); the others are still written.
+    """
+    from plainbox.exporters.registry import create_exporter
+    from plainbox.exporters.registry import exporter_map
+
+    view = SessionView.of(manager)
+    known = exporter_map()
+    ok = True
     for fmt, path in reports:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _REPORT_WRITERS[fmt](report, path)
-        if path.parent == manager.storage.path:
-            path.chmod(0o600)  # like everything else in the session
-        partial = " (partial: interrupted)" if interrupted else ""
-        write_line(f"Report ({fmt}){partial}: {path.absolute()}")
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            exporter = create_exporter(known, fmt)
+            with partial.open("wb") as stream:
+                exporter.export(view, stream)
+            if path.parent == manager.storage.path:
+                partial.chmod(0o600)  # like everything else in the session
+            partial.replace(path)
+        except Exception as exc:  # an exporter's bug must not lose the others
+            partial.unlink(missing_ok=True)
+            sys.stderr.write(
+                f"plainbox: error: the {fmt} exporter failed: "
+                f"{sanitize(f'{type(exc).__name__}: {exc}')}; the session is "
+                f"intact: plainbox session export {manager.storage.id} "
+                f"--report {fmt}:PATH\n"
+            )
+            ok = False
+            continue
+        note = " (partial: interrupted)" if interrupted else ""
+        write_line(f"Report ({fmt}){note}: {path.absolute()}")
+    return ok
 
 
 def write_session_reports(
     reports: Sequence[tuple[str, Path]], manager: SessionManager
-) -> None:
-    """Write reports of a session (``plainbox session export``)."""
-    _write_reports(reports, manager)
+) -> bool:
+    """Write reports of a session (``plainbox session export``); False on failure."""
+    return _write_reports(reports, manager)
 
 
 def _live_output(job: JobDefinition, line: OutputLine) -> None:

@@ -26,6 +26,7 @@ Without an operator (``--non-interactive``), the last three rows are skipped.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -48,9 +49,11 @@ from plainbox.execution.runner import run_command
 from plainbox.resources import evaluate_filter
 from plainbox.resources import parse_imports
 from plainbox.resources import parse_program
-from plainbox.session.dependencies import order_tolerating_cycles
+from plainbox.session.dependencies import order_run
 from plainbox.session.dependencies import with_dependencies
 from plainbox.session.manager import SessionManager
+from plainbox.session.resource_cache import ResourceCache
+from plainbox.session.resource_cache import is_cachable
 from plainbox.session.results import JobResult
 from plainbox.session.results import Outcome
 from plainbox.session.state import SessionState
@@ -129,6 +132,14 @@ class RunOptions:
     # Called just before a ``noreturn`` job (one that reboots the machine)
     # starts, once its start is journaled: where automatic resume is primed.
     on_noreturn: Callable[[JobDefinition], None] | None = None
+    # Called when such a job returned after all: undo what on_noreturn did.
+    after_noreturn: Callable[[JobDefinition], None] | None = None
+    # Things worth telling the user that are not results (a group that had
+    # to be split to respect dependencies).
+    on_note: Callable[[str], None] | None = None
+    # Records of ``cachable`` resource jobs are taken from (and saved to)
+    # this cache; None runs every resource job.
+    resource_cache: ResourceCache | None = None
 
 
 @dataclass(slots=True)
@@ -144,6 +155,7 @@ class _Run:
     # Results made by this process, with their output (the journal keeps the
     # output in io-logs only): what run_test_plan returns for them.
     live: dict[str, JobResult] = field(default_factory=dict)
+    cached: dict[str, list[Record]] = field(default_factory=dict)
 
     @property
     def resources(self) -> dict[str, list[Record]]:
@@ -266,17 +278,21 @@ def _run_jobs(
         for job in run.jobs.values()
         if job.id not in keep and any(q.matches(job) for q in excludes)
     ]
-    ordered, cycles = order_tolerating_cycles(
-        with_dependencies(selected, run.jobs, excluded)
-    )
+    order = order_run(with_dependencies(selected, run.jobs, excluded))
+    ordered, cycles = list(order.jobs), order.cycles
+    notes = [str(split) for split in order.splits]
     run.state.record(
         "phase",
         {
             "name": phase,
             "jobs": [job.id for job in ordered],
             "mandatory": [job.id for job in mandatory],
+            **({"notes": notes} if notes else {}),
         },
     )
+    if run.options.on_note is not None:
+        for note in notes:
+            run.options.on_note(note)
     if run.options.session is not None:
         run.options.session.write_header(durable=False)
     for job_id, cycle in cycles.items():
@@ -297,7 +313,9 @@ def _run_jobs(
         if run.options.on_start is not None:
             run.options.on_start(job)
         started = time.time()
-        result = _blocked_result(run, job) or _execute(run, job)
+        result = (
+            _blocked_result(run, job) or _cached_result(run, job) or _execute(run, job)
+        )
         result = replace(
             result, started=result.started or started, finished=time.time()
         )
@@ -309,11 +327,20 @@ def _run_jobs(
 
 
 def _record(run: _Run, job: JobDefinition, result: JobResult) -> None:
-    resources = None
-    if job.plugin == "resource" and result.return_code is not None:
+    resources = run.cached.pop(job.id, None)
+    if (
+        resources is None
+        and job.plugin == "resource"
+        and result.return_code is not None
+    ):
         # What a resource job printed counts even when it then failed, and
         # printing nothing still leaves one (empty) record.
         resources = parse_resource_output(result.stdout) or [{}]
+        cache = run.options.resource_cache
+        if cache is not None and result.outcome is Outcome.PASS and is_cachable(job):
+            # A cache that cannot be written only costs a rerun next time.
+            with contextlib.suppress(OSError):
+                cache.put(job, resources)
     run.rerun.discard(job.id)
     run.state.set_job(job)  # as it ran: overrides applied, generated ones known
     run.state.update_job_result(job, result, resources)
@@ -404,6 +431,24 @@ def _blocked_result(run: _Run, job: JobDefinition) -> JobResult | None:
     return None
 
 
+def _cached_result(run: _Run, job: JobDefinition) -> JobResult | None:
+    """A ``cachable`` resource job's result from the cache, or None to run it."""
+    cache = run.options.resource_cache
+    if cache is None or not is_cachable(job) or job.id in run.options.rerun:
+        return None
+    records = cache.get(job)
+    if records is None:
+        return None
+    run.cached[job.id] = records
+    return JobResult(
+        job_id=job.id,
+        outcome=Outcome.PASS,
+        return_code=0,
+        comments="records reused from the resource cache (cachable job)",
+        extra={"cached": True},
+    )
+
+
 def _unmet_requirements(run: _Run, job: JobDefinition) -> list[str]:
     if not job.requires:
         return []
@@ -420,8 +465,13 @@ def _execute(run: _Run, job: JobDefinition) -> JobResult:
     run.state.record(
         "job-started", {"job": job.id, "checksum": job.checksum, "started": time.time()}
     )
-    if "noreturn" in job.flags and run.options.on_noreturn is not None:
-        run.options.on_noreturn(job)
+    noreturn = "noreturn" in job.flags
+    if noreturn:
+        if run.options.on_noreturn is not None:
+            run.options.on_noreturn(job)
+        if run.options.session is not None:
+            # What `session list` shows after the reboot: the header too.
+            run.options.session.write_header()
     # Durable before anything that may never return: the previous result and
     # this job's start share one fsync.
     run.sync()
@@ -432,6 +482,10 @@ def _execute(run: _Run, job: JobDefinition) -> JobResult:
         run.state.record("job-abandoned", {"job": job.id})
         run.sync()
         raise
+    finally:
+        if noreturn and run.options.after_noreturn is not None:
+            # It returned after all (or was stopped): no resume is pending.
+            run.options.after_noreturn(job)
 
 
 def _interact_or_run(

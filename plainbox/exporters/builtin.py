@@ -5,6 +5,8 @@ from __future__ import annotations
 from plainbox.exporters.base import Exporter
 from plainbox.exporters.htmlreport import HtmlExporter
 from plainbox.exporters.jsonreport import JsonExporter
+from plainbox.exporters.junitxml import JunitExporter
+from plainbox.exporters.text import TextExporter
 from plainbox.plugins import hookimpl
 
 
@@ -14,4 +16,4 @@ __all__ = ["plainbox_exporters"]
 @hookimpl
 def plainbox_exporters() -> list[type[Exporter]]:
     """The exporters plainbox ships."""
-    return [JsonExporter, HtmlExporter]
+    return [JsonExporter, HtmlExporter, JunitExporter, TextExporter]

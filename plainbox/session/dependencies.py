@@ -100,18 +100,41 @@ def with_dependencies(
     jobs: Mapping[str, JobDefinition],
     excluded: Iterable[str] = (),
 ) -> list[JobDefinition]:
-    """The selection plus every job it needs, transitively; excluded jobs stay out."""
+    """The selection plus every job it needs, transitively; excluded jobs stay out.
+
+    The order is the selection's, with each job a selected job needs placed
+    just before the first job needing it (depth first), which is what
+    :func:`order_jobs` then uses to break ties: a plan runs in the order it
+    lists its jobs, and a pulled-in job runs where it is first needed, not
+    at the end.
+    """
     banned = set(excluded)
-    result: dict[str, JobDefinition] = {job.id: job for job in selected}
-    pending = list(selected)
-    while pending:
-        job = pending.pop()
-        for dep_id in pulled_ids(job):
-            dep = jobs.get(dep_id)
-            if dep is not None and dep_id not in result and dep_id not in banned:
-                result[dep_id] = dep
-                pending.append(dep)
-    return list(result.values())
+    chosen = {job.id: job for job in selected}
+    placed: dict[str, JobDefinition] = {}
+    for root in selected:
+        if root.id in placed:
+            continue
+        # Iterative depth-first walk: dependency chains may be long.
+        on_path = {root.id}
+        stack = [(root, iter(pulled_ids(root)))]
+        while stack:
+            job, needs = stack[-1]
+            for dep_id in needs:
+                if dep_id in placed or dep_id in on_path:
+                    continue
+                dep = chosen.get(dep_id)
+                if dep is None and dep_id not in banned:
+                    dep = jobs.get(dep_id)
+                if dep is None:
+                    continue
+                on_path.add(dep_id)
+                stack.append((dep, iter(pulled_ids(dep))))
+                break
+            else:
+                stack.pop()
+                on_path.discard(job.id)
+                placed[job.id] = job
+    return list(placed.values())
 
 
 def order_jobs(selected: Sequence[JobDefinition]) -> list[JobDefinition]:

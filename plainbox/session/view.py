@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
+from plainbox.errors import PlainboxError
 from plainbox.execution.iolog import iter_io_log
 from plainbox.session.manager import SessionManager
 from plainbox.session.results import JobResult
@@ -52,7 +53,7 @@ class ResultEntry:
             return self.result.stdout, self.result.stderr
         try:
             stdout, stderr = read_output(self.session_dir, self.result)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, PlainboxError) as exc:
             return "", f"(the io-log cannot be read: {exc})"
         return (
             stdout.decode("utf-8", errors="replace"),

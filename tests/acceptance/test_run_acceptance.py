@@ -502,14 +502,6 @@ def test_bootstrap_then_mandatory_jobs_run_first(full_run: Run) -> None:
     assert full_run.order[:4] == ["disks", "gadgets", "mand-first", "mand-excluded"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "spec §2.7/§2.12: the run list keeps include-line order and a pulled-in "
-        "job is placed (DFS) just before the first job needing it; plainbox "
-        "defers every job whose dependency was pulled in to the end of the run"
-    ),
-)
 def test_pulled_in_jobs_run_where_the_plan_needs_them(full_run: Run) -> None:
     order = full_run.order
     for puller, pulled in (

@@ -198,7 +198,7 @@ def test_pattern_matching_nothing_is_warned_about(capsys, provider, tmp_path):
         (["passes", "("], "command line: invalid pattern '('"),
         ([], "nothing to run"),
         (["plan", "--job-timeout", "0"], "--job-timeout must be a positive"),
-        (["plan", "--report", "xml:out.xml"], "unknown report format 'xml'"),
+        (["plan", "--report", "pdf:out.pdf"], "unknown report format 'pdf'"),
     ],
 )
 def test_usage_errors(capsys, provider, argv, message):
@@ -220,6 +220,8 @@ def test_text_report_and_several_reports(capsys, provider, tmp_path):
     )
     assert code == ExitCode.FAILED
     lines = text.read_text().splitlines()
+    assert re.fullmatch(r"Session: pbox-\S+", lines[2])
+    del lines[2]
     assert lines[:6] == [
         "The plan",
         "Test plan: com.example::plan",

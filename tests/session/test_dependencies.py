@@ -231,7 +231,7 @@ def test_with_dependencies_pulls_transitively():
 
     pulled = with_dependencies([jobs["top"]], by_id(jobs))
 
-    assert names(pulled)[0] == "top"
+    assert names(pulled)[-1] == "top"  # what it needs comes first
     assert set(names(pulled)) == {
         "top",
         "mid",
@@ -269,7 +269,17 @@ def test_with_dependencies_keeps_selection_and_ignores_unknown_ids():
 
     pulled = with_dependencies([jobs["c"], jobs["a"]], by_id(jobs))
 
-    assert names(pulled) == ["c", "a", "b"]
+    # b is pulled in just before c, the first job needing it.
+    assert names(pulled) == ["b", "c", "a"]
+
+
+def test_with_dependencies_places_pulled_jobs_where_first_needed():
+    jobs = chain("a b:depends=x c x:depends=y y")
+
+    pulled = with_dependencies([jobs["a"], jobs["b"], jobs["c"]], by_id(jobs))
+
+    assert names(pulled) == ["a", "y", "x", "b", "c"]
+    assert names(order_jobs(pulled)) == ["a", "y", "x", "b", "c"]
 
 
 def test_with_dependencies_pulls_across_namespaces_through_imports():
@@ -281,7 +291,7 @@ def test_with_dependencies_pulls_across_namespaces_through_imports():
 
     pulled = with_dependencies([local["job"]], {**by_id(local), **by_id(other)})
 
-    assert [job.id for job in pulled] == [f"{NS}::job", "com.other::thing"]
+    assert [job.id for job in pulled] == ["com.other::thing", f"{NS}::job"]
 
 
 # -- order_tolerating_cycles / order_run --------------------------------------

@@ -144,8 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FORMAT:PATH",
-        help="write a report: json or text, e.g. json:results.json (repeatable; "
-        "default: report.json in the session directory)",
+        help="write a report; FORMAT is json, html, junit, xlsx, text, submission, "
+        "tar or a plugin's format ('plainbox plugins' lists them), e.g. "
+        "junit:results.xml (repeatable; default: report.json in the session "
+        "directory)",
     )
     run.add_argument(
         "--title",
@@ -174,6 +176,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler="plainbox.cli.run_command:run_command")
     _add_session_commands(commands)
+
+    merge = commands.add_parser(
+        "merge",
+        help="write one report of several sessions",
+        description="Merge the results of several sessions (several devices, or "
+        "a run and its rerun) into one report. Every result is kept; a device "
+        "name used by several sessions is told apart by the session id.",
+        epilog="Example: plainbox merge pbox-20261121-101500-3fa2c1 "
+        "pbox-20261121-113000-77d0e2 --report html:merged.html",
+    )
+    merge.add_argument("session_ids", nargs="+", metavar="SESSION_ID")
+    _add_report(merge, "none; at least one is needed")
+    merge.set_defaults(handler="plainbox.cli.report_commands:merge_command")
+
+    plugins = commands.add_parser(
+        "plugins",
+        help="list plugins, their hooks and the report formats",
+        description="List the plugins plainbox loaded (built-in ones and those "
+        "of the 'plainbox' entry-point group), the hooks each implements, the "
+        "exporters (report formats) they provide, and plugins that failed to "
+        "load, with the reason.",
+        epilog="Example: plainbox plugins --format json",
+    )
+    _add_format(plugins)
+    plugins.set_defaults(handler="plainbox.cli.report_commands:plugins_command")
     return parser
 
 
@@ -183,8 +210,9 @@ def _add_report(parser: argparse.ArgumentParser, default: str) -> None:
         action="append",
         default=[],
         metavar="FORMAT:PATH",
-        help=f"write a report: json or text, e.g. json:results.json (repeatable; "
-        f"default: {default})",
+        help=f"write a report; FORMAT is json, html, junit, xlsx, text, submission, "
+        f"tar or a plugin's format ('plainbox plugins' lists them), e.g. "
+        f"html:report.html (repeatable; default: {default})",
     )
 
 

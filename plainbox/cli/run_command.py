@@ -64,6 +64,7 @@ __all__ = [
     "parse_report_spec",
     "run_command",
     "session_results",
+    "write_reports",
 ]
 
 Results = Sequence[tuple[JobDefinition, JobResult]]
@@ -405,16 +406,31 @@ def _write_reports(
     manager: SessionManager,
     interrupted: bool = False,
 ) -> bool:
-    """Write each report from a view of the session; False if one failed.
+    return write_reports(
+        reports,
+        SessionView.of(manager),
+        private_dir=manager.storage.path,
+        interrupted=interrupted,
+    )
+
+
+def write_reports(
+    reports: Sequence[tuple[str, Path]],
+    view: SessionView,
+    *,
+    private_dir: Path | None = None,
+    interrupted: bool = False,
+) -> bool:
+    """Write each report of ``view``; False if an exporter failed.
 
     Each report is written to a temporary file renamed into place, so a
     failing exporter leaves no half-written file (and never touches the
-    session); the others are still written.
+    session); the others are still written.  Reports inside ``private_dir``
+    (the session's directory) are made 0600 like the rest of it.
     """
     from plainbox.exporters.registry import create_exporter
     from plainbox.exporters.registry import exporter_map
 
-    view = SessionView.of(manager)
     known = exporter_map()
     ok = True
     for fmt, path in reports:
@@ -424,16 +440,16 @@ def _write_reports(
             exporter = create_exporter(known, fmt)
             with partial.open("wb") as stream:
                 exporter.export(view, stream)
-            if path.parent == manager.storage.path:
-                partial.chmod(0o600)  # like everything else in the session
+            if private_dir is not None and path.parent == private_dir:
+                partial.chmod(0o600)
             partial.replace(path)
         except Exception as exc:  # an exporter's bug must not lose the others
             partial.unlink(missing_ok=True)
             sys.stderr.write(
                 f"plainbox: error: the {fmt} exporter failed: "
                 f"{sanitize(f'{type(exc).__name__}: {exc}')}; the session is "
-                f"intact: plainbox session export {manager.storage.id} "
-                f"--report {fmt}:PATH\n"
+                f"intact, export it again with: plainbox session export "
+                f"{view.id} --report {fmt}:PATH\n"
             )
             ok = False
             continue

@@ -8,8 +8,10 @@ Job output is read from the io-logs when asked for.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from pathlib import Path
 
 from plainbox.errors import PlainboxError
@@ -20,7 +22,7 @@ from plainbox.units.model import Category
 from plainbox.units.model import JobDefinition
 
 
-__all__ = ["ResultEntry", "SessionView", "read_output"]
+__all__ = ["ResultEntry", "SessionView", "merge_views", "read_output"]
 
 
 def read_output(session_dir: Path, result: JobResult) -> tuple[bytes, bytes]:
@@ -117,3 +119,49 @@ class SessionView:
             categories=categories,
             devices=tuple(c.device for c in manager.device_context_list),
         )
+
+
+def merge_views(views: Sequence[SessionView]) -> SessionView:
+    """One view of several sessions: several devices, or a run and its rerun.
+
+    Every result is kept.  A device name that more than one session uses
+    (two sessions run on "local") is told apart by its session id, so the
+    report shows which run each result came from.
+    """
+    if not views:
+        raise ValueError("nothing to merge")
+    owners: dict[str, set[str]] = {}
+    for view in views:
+        for device in view.devices:
+            owners.setdefault(device, set()).add(view.id)
+    clashing = {device for device, ids in owners.items() if len(ids) > 1}
+
+    def label(view: SessionView, device: str) -> str:
+        return f"{device}@{view.id}" if device in clashing else device
+
+    entries = tuple(
+        replace(entry, device=label(view, entry.device))
+        for view in views
+        for entry in view.entries
+    )
+    devices = tuple(
+        dict.fromkeys(label(view, device) for view in views for device in view.devices)
+    )
+    categories: dict[str, str] = {}
+    for view in views:
+        categories.update(view.categories)
+    created = [v.created for v in views if v.created is not None]
+    finished = [v.finished for v in views if v.finished is not None]
+    plans = {v.test_plan for v in views}
+    return SessionView(
+        id="+".join(view.id for view in views),
+        title=" + ".join(dict.fromkeys(view.title for view in views)),
+        test_plan=plans.pop() if len(plans) == 1 else None,
+        created=min(created) if created else None,
+        finished=max(finished) if len(finished) == len(views) else None,
+        flags=frozenset().union(*(view.flags for view in views)),
+        path=views[0].path,
+        entries=entries,
+        categories=categories,
+        devices=devices,
+    )

@@ -169,7 +169,7 @@ def _run(capsys, provider: Path, report: Path) -> str:
         ]
     )
     assert code == ExitCode.FAILED
-    out = capsys.readouterr().out
+    out: str = capsys.readouterr().out
     first = out.splitlines()[0]
     assert first.startswith("Session: ")
     return first.removeprefix("Session: ")

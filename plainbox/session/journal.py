@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ __all__ = ["Journal", "JournalContents", "Record", "read_first_record", "read_jo
 
 _CRC_PREFIX = b',"crc":"'
 _SUFFIX_LENGTH = len(_CRC_PREFIX) + 8 + len(b'"}')
+_HEX_DIGITS = re.compile(rb"[0-9a-f]{8}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +76,12 @@ def _decode(line: bytes) -> Record | None:
     if line[split : split + len(_CRC_PREFIX)] != _CRC_PREFIX:
         return None
     body = line[:split] + b"}"
-    try:
-        expected = int(line[split + len(_CRC_PREFIX) : -2], 16)
-    except ValueError:
+    digits = line[split + len(_CRC_PREFIX) : -2]
+    # Exactly what _encode writes: int() alone would also take " 1a2b3c4",
+    # "+1a2b3c4" or "0_1a2b3c", so a damaged checksum could still verify.
+    if _HEX_DIGITS.fullmatch(digits) is None:
         return None
-    if zlib.crc32(body) != expected:
+    if zlib.crc32(body) != int(digits, 16):
         return None
     try:
         value = json.loads(body)
@@ -90,6 +93,24 @@ def _decode(line: bytes) -> Record | None:
     if not (isinstance(seq, int) and isinstance(kind, str) and isinstance(data, dict)):
         return None
     return Record(seq, kind, data)
+
+
+def _joins_two_records(line: bytes, seq: int) -> bool:
+    """True when ``line`` is records ``seq`` and ``seq + 1`` with the newline
+    between them damaged.
+
+    A write cut short leaves a prefix of one record, never two whole ones, so
+    such a last line is damage to the record before the last, not a torn tail.
+    """
+    start = 0
+    while (found := line.find(_CRC_PREFIX, start)) >= 0:
+        end = found + _SUFFIX_LENGTH
+        first = _decode(line[:end])
+        if first is not None:
+            second = _decode(line[end + 1 :])
+            return first.seq == seq and second is not None and second.seq == seq + 1
+        start = found + 1
+    return False
 
 
 def read_journal(path: Path) -> JournalContents:
@@ -122,7 +143,9 @@ def read_journal(path: Path) -> JournalContents:
                 if record is None
                 else f"record {record.seq} where {expected_seq} was expected"
             )
-            if is_last:
+            if is_last and not (
+                record is None and _joins_two_records(line, expected_seq)
+            ):
                 contents.warnings.append(
                     f"{path}:{number}: {problem} at the end of the journal"
                     " (a write was cut short); it was dropped"
@@ -180,6 +203,10 @@ class Journal:
         self._next_seq += 1
         self._dirty = True
         return record
+
+    def fileno(self) -> int:
+        """The open file descriptor (for fsync by a caller that needs it)."""
+        return self._fd
 
     def sync(self) -> None:
         """Make every appended record durable."""

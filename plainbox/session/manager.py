@@ -47,6 +47,14 @@ FLAG_READ_ONLY = "read-only"
 
 _LEGACY_ID = "legacy-session"
 
+# Journal record kinds that plugins hear about, and their hooks.
+_EVENTS = {
+    "session-started": "plainbox_session_started",
+    "job-started": "plainbox_job_started",
+    "job-finished": "plainbox_job_finished",
+    "session-finished": "plainbox_session_finished",
+}
+
 
 class Signal:
     """A list of listeners called, in order, when the signal fires."""
@@ -69,6 +77,27 @@ class Signal:
 
     def __repr__(self) -> str:
         return f"<Signal {self.name} ({len(self._listeners)} listeners)>"
+
+
+def _start_session(context: SessionDeviceContext) -> None:
+    """Make ``session-started`` the first of the first context's records.
+
+    The session's own metadata lives in its first context's state; the
+    record goes before anything the state recorded while it had no session.
+    """
+    meta = context.state.metadata
+    started = {
+        "created": time.time(),
+        "title": meta.title,
+        "test_plan": meta.test_plan,
+        "app_id": meta.app_id,
+        "options": meta.options,
+        "first_device": context.device,
+    }
+    flags = set(meta.flags)
+    context.state.apply("session-started", started)
+    meta.flags |= flags
+    context.state.unsaved.insert(0, ("session-started", started))
 
 
 class WellKnownDirsHelper:
@@ -121,6 +150,9 @@ class SessionManager:
         self.on_device_context_removed = Signal("on_device_context_removed")
         #: Fired with the old and the new tuple when :attr:`test_plans` is set.
         self.on_test_plans_changed = Signal("on_test_plans_changed")
+        #: Fired with a message when a plugin's event hook raised.
+        self.on_plugin_failure = Signal("on_plugin_failure")
+        self._has_listeners: bool | None = None
         for context in device_context_list:
             self._attach(context, journal_it=False)
 
@@ -141,22 +173,7 @@ class SessionManager:
         ``legacy_mode`` keeps one session per repository, as old single-session
         tools expected: any earlier legacy session is removed first.
         """
-        repo = repo if repo is not None else SessionStorageRepository()
-        if legacy_mode:
-            with contextlib.suppress(LookupError):
-                previous = repo.get(_LEGACY_ID)
-                # Only a session nobody is using may go: locking first turns
-                # "delete a live session under its writer" into
-                # SessionLockedError.
-                previous.lock()
-                previous.remove()
-            storage = repo.create_storage(prefix="", fixed_id=_LEGACY_ID)
-        else:
-            storage = repo.create_storage(prefix=prefix)
-        journal = storage.open_journal()
-        manager = cls([], storage, journal=journal)
-        WellKnownDirsHelper(storage).populate()
-        return manager
+        return cls._create(repo, legacy_mode, prefix, None)
 
     @classmethod
     def create_with_state(
@@ -165,9 +182,60 @@ class SessionManager:
         repo: SessionStorageRepository | None = None,
         legacy_mode: bool = False,
     ) -> SessionManager:
-        """A new session on disk whose one device context holds ``state``."""
-        manager = cls.create(repo, legacy_mode)
-        manager.add_device_context(SessionDeviceContext(state))
+        """A new session on disk whose one device context holds ``state``.
+
+        The session directory appears with its first records already in the
+        journal, so a process killed at any moment never leaves a session
+        that does not know what it was started for.
+        """
+        return cls._create(repo, legacy_mode, "pbox-", SessionDeviceContext(state))
+
+    @classmethod
+    def _create(
+        cls,
+        repo: SessionStorageRepository | None,
+        legacy_mode: bool,
+        prefix: str,
+        context: SessionDeviceContext | None,
+    ) -> SessionManager:
+        repo = repo if repo is not None else SessionStorageRepository()
+        initial: list[tuple[str, dict[str, Any]]] = []
+        header: dict[str, Any] = {"created": time.time(), "flags": []}
+        if context is not None:
+            _start_session(context)
+            initial, context.state.unsaved = context.state.unsaved, []
+            meta = context.state.metadata
+            header = {
+                "created": meta.created,
+                "title": meta.title,
+                "test_plan": meta.test_plan,
+                "flags": sorted(meta.flags),
+                "options": meta.options,
+            }
+        if legacy_mode:
+            with contextlib.suppress(LookupError):
+                previous = repo.get(_LEGACY_ID)
+                # Only a session nobody is using may go: locking first turns
+                # "delete a live session under its writer" into
+                # SessionLockedError.
+                previous.lock()
+                previous.remove()
+            storage = repo.create_storage(
+                prefix="", header=header, fixed_id=_LEGACY_ID, initial_records=initial
+            )
+        else:
+            storage = repo.create_storage(
+                prefix=prefix, header=header, initial_records=initial
+            )
+        journal = storage.open_journal()
+        manager = cls([], storage, journal=journal)
+        WellKnownDirsHelper(storage).populate()
+        if context is not None:
+            manager._attach(context, journal_it=False)
+            manager.write_header()
+            manager.on_device_context_added(context)
+            if manager._listening():
+                manager._fire("session-started", {}, context)
         return manager
 
     @classmethod
@@ -329,22 +397,7 @@ class SessionManager:
                 "device-added", {"device": context.device, "kind": context.kind}
             )
         if first and journal_it and context.state.metadata.created is None:
-            # The session's own metadata lives in its first context's state.
-            # It is the journal's first record, before anything the state
-            # recorded while it had no session.
-            meta = context.state.metadata
-            started = {
-                "created": time.time(),
-                "title": meta.title,
-                "test_plan": meta.test_plan,
-                "app_id": meta.app_id,
-                "options": meta.options,
-                "first_device": context.device,
-            }
-            flags = set(meta.flags)
-            context.state.apply("session-started", started)
-            meta.flags |= flags
-            context.state.unsaved.insert(0, ("session-started", started))
+            _start_session(context)
         context.state.attach(self._sink_for(context, first))
         if first and journal_it:
             self.write_header()
@@ -358,8 +411,53 @@ class SessionManager:
             self._journal.append(
                 kind, data if default else {**data, "device": context.device}
             )
+            if kind in _EVENTS and self._listening():
+                self._fire(kind, data, context)
 
         return sink
+
+    def _listening(self) -> bool:
+        if self._has_listeners is None:
+            from plainbox.plugins import has_listeners
+
+            self._has_listeners = any(has_listeners(h) for h in _EVENTS.values())
+        return self._has_listeners
+
+    def _fire(
+        self, kind: str, data: dict[str, Any], context: SessionDeviceContext
+    ) -> None:
+        """Tell plugins about a journaled event; their failures are only reported."""
+        from plainbox.plugins import notify
+
+        state = context.state
+        hook = _EVENTS[kind]
+        session_id = self.storage.id
+        if kind == "session-started":
+            failures = notify(
+                hook,
+                session_id=session_id,
+                title=state.metadata.title,
+                test_plan=state.metadata.test_plan,
+                path=self.storage.path,
+            )
+        elif kind == "session-finished":
+            counts = {str(o): n for o, n in sorted(state.outcome_counts().items())}
+            failures = notify(hook, session_id=session_id, outcomes=counts)
+        else:
+            job_state = state.job_state_map.get(str(data["job"]))
+            if job_state is None or job_state.job is None:
+                return
+            failures = notify(
+                hook,
+                session_id=session_id,
+                job=job_state.job,
+                result=job_state.result,
+                device=context.device,
+            )
+        for failure in failures:
+            message = f"plugin {failure.name} failed: {failure.reason}"
+            _log.warning("%s", message)
+            self.on_plugin_failure(message)
 
     def _replay(
         self, kind: str, data: dict[str, Any], unit_list: Sequence[Unit] = ()

@@ -73,7 +73,9 @@ class JobResult:
         record: dict[str, Any] = {"outcome": self.outcome.value}
         for name in _RECORDED:
             value = getattr(self, name)
-            if value is not None and value != "" and value != {}:
+            # Only defaults are left out, so from_record restores every
+            # field exactly (an empty skip_reason is not None).
+            if value != _DEFAULTS[name]:
                 record[name] = value
         return record
 
@@ -85,7 +87,7 @@ class JobResult:
         """
         try:
             outcome = Outcome(record["outcome"])
-        except (KeyError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:  # TypeError: not a dict
             raise ValueError(f"bad outcome in {record!r}") from exc
         values = {name: record[name] for name in _RECORDED if name in record}
         return cls(job_id=job_id, outcome=outcome, **values)
@@ -101,3 +103,8 @@ _RECORDED = (
     "io_log",
     "extra",
 )
+# Each recorded field's default, taken from the dataclass so the two agree.
+_DEFAULTS: dict[str, Any] = {
+    name: getattr(JobResult(job_id="", outcome=Outcome.PASS), name)
+    for name in _RECORDED
+}

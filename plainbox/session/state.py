@@ -190,34 +190,45 @@ class SessionState:
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed {kind} record: {exc}") from exc
 
+    # Each handler reads and checks all of its record before it changes
+    # anything, so a malformed record raises with the state untouched: the
+    # live state then still equals what replaying the journal gives.
+
     def _session_started(self, data: dict[str, Any]) -> None:
+        created = float(data["created"])
+        options = dict(data.get("options") or {})
         meta = self.metadata
-        meta.created = float(data["created"])
+        meta.created = created
         meta.title = str(data.get("title") or "")
         meta.test_plan = data.get("test_plan")
         meta.app_id = data.get("app_id")
-        meta.options = dict(data.get("options") or {})
+        meta.options = options
         meta.flags = {FLAG_INCOMPLETE}
 
     def _metadata(self, data: dict[str, Any]) -> None:
-        meta = self.metadata
+        changes: dict[str, Any] = {}
         if "title" in data:
-            meta.title = str(data["title"] or "")
+            changes["title"] = str(data["title"] or "")
         if "test_plan" in data:
-            meta.test_plan = data["test_plan"]
+            changes["test_plan"] = data["test_plan"]
         if "app_id" in data:
-            meta.app_id = data["app_id"]
+            changes["app_id"] = data["app_id"]
         if "app_blob" in data:
             blob = data["app_blob"]
-            meta.app_blob = None if blob is None else base64.b64decode(blob)
+            changes["app_blob"] = None if blob is None else base64.b64decode(blob)
         if "flags" in data:
-            meta.flags = set(data["flags"])
+            changes["flags"] = set(data["flags"])
+        for name, value in changes.items():
+            setattr(self.metadata, name, value)
 
     def _phase(self, data: dict[str, Any]) -> None:
-        self.phases[str(data["name"])] = [str(i) for i in data["jobs"]]
-        for job_id in data.get("mandatory", ()):
+        name = str(data["name"])
+        jobs = [str(i) for i in data["jobs"]]
+        mandatory = [str(i) for i in data.get("mandatory", ())]
+        self.phases[name] = jobs
+        for job_id in mandatory:
             if job_id not in self.mandatory_job_list:
-                self.mandatory_job_list.append(str(job_id))
+                self.mandatory_job_list.append(job_id)
 
     def _job_started(self, data: dict[str, Any]) -> None:
         job_id = str(data["job"])
@@ -233,13 +244,17 @@ class SessionState:
 
     def _job_finished(self, data: dict[str, Any]) -> None:
         job_id = str(data["job"])
+        result = JobResult.from_record(job_id, data["result"])
+        resources = (
+            [dict(r) for r in data["resources"]] if "resources" in data else None
+        )
         state = self._job_state(job_id)
         state.checksum = data.get("checksum")
-        state.results.append(JobResult.from_record(job_id, data["result"]))
+        state.results.append(result)
         if len(state.results) == 1:
             self.execution_order.append(job_id)
-        if "resources" in data:
-            self.resource_map[job_id] = [dict(r) for r in data["resources"]]
+        if resources is not None:
+            self.resource_map[job_id] = resources
         if self.metadata.running_job == job_id:
             self.metadata.running_job = None
 

@@ -26,6 +26,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ __all__ = [
 #: accept every version up to this one; ``_MIGRATIONS`` upgrades older ones.
 FORMAT_VERSION = 1
 _FORMAT_NAME = "plainbox-session"
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+# Used with fullmatch: "$" alone also matches before a trailing newline.
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 
 HEADER_NAME = "session.json"
 JOURNAL_NAME = "journal.jsonl"
@@ -77,12 +79,20 @@ def write_atomically(path: Path, data: bytes, *, durable: bool = True) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    temporary.replace(path)
+        try:
+            # os.write may write less than asked (a signal, a full disk);
+            # renaming a short file into place would lose the rest.
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a failed write leaves nothing behind
+        raise
     if durable:
         _fsync_dir(path.parent)
 
@@ -163,7 +173,9 @@ class SessionStorage:
 
     def write_header(self, header: dict[str, Any], *, durable: bool = True) -> None:
         """Replace the header atomically."""
-        header = {"format": _FORMAT_NAME, "version": FORMAT_VERSION, **header}
+        # Format and version last: a header read back (perhaps upgraded from
+        # an older version) must not write its old version over the new one.
+        header = {**header, "format": _FORMAT_NAME, "version": FORMAT_VERSION}
         data = json.dumps(header, indent=1, sort_keys=True).encode("utf-8") + b"\n"
         write_atomically(self.header_path, data, durable=durable)
 
@@ -290,28 +302,39 @@ class SessionStorageRepository:
         header: dict[str, Any] | None = None,
         *,
         fixed_id: str | None = None,
+        initial_records: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> SessionStorage:
         """Make a new, locked session directory with a header and an empty journal.
 
         The id is ``<prefix><UTC date>-<UTC time>-<random>``, or ``fixed_id``.
         """
-        if not re.fullmatch(r"[A-Za-z0-9._-]{0,64}", prefix):
+        # The id must be a valid one: a prefix starting with "." or "-" would
+        # make a session that is never listed and that get() rejects.
+        if not re.fullmatch(r"(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63})?", prefix):
             raise ValueError(f"invalid session id prefix {prefix!r}")
         self._ensure_root()
         if fixed_id is not None:
-            if not _ID_PATTERN.match(fixed_id) or (self.root / fixed_id).exists():
+            if not _ID_PATTERN.fullmatch(fixed_id) or (self.root / fixed_id).exists():
                 raise SessionError(f"{self.root}: cannot create session {fixed_id!r}")
             session_id, final = fixed_id, self.root / fixed_id
         else:
             session_id, final = self._new_id(prefix)
-        building = self.root / f".{session_id}.new"
+        # A unique hidden name: one left by a crash mid-creation must not
+        # block creating the same fixed id (the legacy session) ever again.
+        building = self.root / f".{session_id}.{secrets.token_hex(4)}.new"
         building.mkdir(mode=0o700)
         storage = SessionStorage(building)
         storage.populate()
         storage.write_header({"id": session_id, **(header or {})}, durable=False)
-        fd = os.open(storage.journal_path, os.O_WRONLY | os.O_CREAT, 0o600)
-        os.fsync(fd)
-        os.close(fd)
+        # The first records go in before the rename: a session is never seen
+        # without them.
+        journal = Journal(storage.journal_path, JournalContents())
+        try:
+            for kind, data in initial_records:
+                journal.append(kind, data)
+            os.fsync(journal.fileno())
+        finally:
+            journal.close()
         building.rename(final)
         _fsync_dir(self.root)
         storage = SessionStorage(final)
@@ -330,7 +353,7 @@ class SessionStorageRepository:
         )
 
     def get_storage_list(self) -> list[SessionStorage]:
-        """Every session, newest first (by creation time in the id, then mtime)."""
+        """Every session, newest first (by the header's creation time, else mtime)."""
         try:
             entries = list(os.scandir(self.root))
         except FileNotFoundError:
@@ -339,7 +362,7 @@ class SessionStorageRepository:
             entry
             for entry in entries
             if not entry.name.startswith(".")
-            and _ID_PATTERN.match(entry.name)
+            and _ID_PATTERN.fullmatch(entry.name)
             and entry.is_dir(follow_symlinks=False)
         ]
         storages = [SessionStorage(Path(entry.path)) for entry in sessions]
@@ -351,7 +374,7 @@ class SessionStorageRepository:
 
         :raises LookupError: no such session (or not a valid id).
         """
-        if not _ID_PATTERN.match(session_id):
+        if not _ID_PATTERN.fullmatch(session_id):
             raise LookupError(f"no session {session_id!r}")
         path = self.root / session_id
         if not (path / HEADER_NAME).is_file():

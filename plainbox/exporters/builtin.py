@@ -6,6 +6,8 @@ from plainbox.exporters.base import Exporter
 from plainbox.exporters.htmlreport import HtmlExporter
 from plainbox.exporters.jsonreport import JsonExporter
 from plainbox.exporters.junitxml import JunitExporter
+from plainbox.exporters.submission import SubmissionExporter
+from plainbox.exporters.tarball import TarballExporter
 from plainbox.exporters.text import TextExporter
 from plainbox.plugins import hookimpl
 
@@ -16,4 +18,11 @@ __all__ = ["plainbox_exporters"]
 @hookimpl
 def plainbox_exporters() -> list[type[Exporter]]:
     """The exporters plainbox ships."""
-    return [JsonExporter, HtmlExporter, JunitExporter, TextExporter]
+    return [
+        JsonExporter,
+        HtmlExporter,
+        JunitExporter,
+        TextExporter,
+        SubmissionExporter,
+        TarballExporter,
+    ]

@@ -14,12 +14,12 @@ from plainbox.cli.run_command import _prepare
 from plainbox.cli.run_command import _Prepared
 from plainbox.cli.run_command import _spec_from_args
 from plainbox.cli.run_command import _without_providers
+from plainbox.cli.run_command import diffuse_restart
 from plainbox.cli.run_command import drive_session
 from plainbox.cli.run_command import parse_report_spec
 from plainbox.cli.run_command import write_session_reports
 from plainbox.cli.terminal import sanitize
 from plainbox.cli.terminal import write_line
-from plainbox.errors import PlainboxError
 from plainbox.errors import SessionError
 from plainbox.errors import SessionLockedError
 from plainbox.errors import UsageError
@@ -49,12 +49,17 @@ __all__ = [
 
 
 def _storage(session_id: str) -> SessionStorage:
+    repository = SessionStorageRepository()
     try:
-        return SessionStorageRepository().get(session_id)
+        return repository.get(session_id)
     except LookupError:
-        raise UsageError(
-            f"no session {session_id!r} ('plainbox session list' shows them)"
-        ) from None
+        pass
+    # A session whose header is missing is listed (as damaged), so it must be
+    # found here too: its journal is enough to show, resume or remove it.
+    for storage in repository.get_storage_list():
+        if storage.id == session_id:
+            return storage
+    raise UsageError(f"no session {session_id!r} ('plainbox session list' shows them)")
 
 
 def _spec_of(storage: SessionStorage) -> RunSpec:
@@ -158,6 +163,9 @@ def show_command(args: argparse.Namespace) -> int:
     state = manager.state
     meta = state.metadata
     summary = _summary(storage)
+    # The header is a cache refreshed at most once a second: after a kill
+    # its progress lags behind. The journal just replayed is exact.
+    progress = manager.header()["progress"]
     results: list[dict[str, Any]] = [
         {
             "id": job_state.job_id,
@@ -172,6 +180,9 @@ def show_command(args: argparse.Namespace) -> int:
         **summary,
         "title": meta.title,
         "test_plan": meta.test_plan,
+        "created": _iso(meta.created),
+        "done": progress["done"],
+        "total": progress["total"],
         "flags": sorted(meta.flags),
         "running_job": meta.running_job,
         "warnings": manager.load_warnings,
@@ -232,19 +243,6 @@ def _ask_decision(job: JobDefinition, default: ResumeDecision) -> ResumeDecision
     return ResumeDecision(action, comment)
 
 
-def _diffuse_restart(session_id: str) -> None:
-    from plainbox.session.restart import restart_strategies
-
-    for strategy in restart_strategies():
-        try:
-            strategy.diffuse(session_id)
-        except (PlainboxError, OSError) as exc:
-            sys.stderr.write(
-                f"plainbox: warning: cannot remove automatic resume "
-                f"({strategy.name}): {exc}\n"
-            )
-
-
 def resume_command(args: argparse.Namespace) -> int:
     """Go on with a session that stopped."""
     if args.auto:
@@ -252,9 +250,12 @@ def resume_command(args: argparse.Namespace) -> int:
         args.accept_changed = True
     session_id = args.session_id or _newest_incomplete()
     _storage(session_id)  # an unknown id is a usage error before anything else
-    _diffuse_restart(session_id)
     manager, spec, prepared = open_session(args, session_id)
     with manager:
+        # Only once the session is ours (locked): a resume refused because
+        # the session is in use must not undo the automatic resume that its
+        # running process primed before a reboot.
+        diffuse_restart(session_id)
         state = manager.state
         if FLAG_INCOMPLETE not in state.metadata.flags:
             write_line(f"Session {session_id} is finished; nothing to resume.")
@@ -313,8 +314,7 @@ def export_command(args: argparse.Namespace) -> int:
         raise UsageError("give at least one --report FORMAT:PATH")
     reports = [parse_report_spec(spec) for spec in args.report]
     manager, _, _ = open_session(args, args.session_id, read_only=True)
-    write_session_reports(reports, manager)
-    return 0
+    return 0 if write_session_reports(reports, manager) else 1
 
 
 def remove_command(args: argparse.Namespace) -> int:
@@ -329,5 +329,8 @@ def remove_command(args: argparse.Namespace) -> int:
             status = 1
             continue
         storage.remove()
+        # Nothing is left to resume: an automatic resume primed before a
+        # reboot would otherwise fail at every login.
+        diffuse_restart(session_id)
         write_line(f"Removed {session_id}")
     return status

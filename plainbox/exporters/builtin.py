@@ -9,6 +9,7 @@ from plainbox.exporters.junitxml import JunitExporter
 from plainbox.exporters.submission import SubmissionExporter
 from plainbox.exporters.tarball import TarballExporter
 from plainbox.exporters.text import TextExporter
+from plainbox.exporters.xlsxreport import XlsxExporter
 from plainbox.plugins import hookimpl
 
 
@@ -23,6 +24,7 @@ def plainbox_exporters() -> list[type[Exporter]]:
         HtmlExporter,
         JunitExporter,
         TextExporter,
+        XlsxExporter,
         SubmissionExporter,
         TarballExporter,
     ]

@@ -45,7 +45,9 @@ def short(text: str) -> str:
 
 
 def assert_quick(started: float, limit: float = 5.0) -> None:
-    assert time.monotonic() - started < limit
+    # CPU time, not wall time: "bounded" means little work, however busy
+    # the machine running the tests is.
+    assert time.process_time() - started < limit
 
 
 # --- evaluation ------------------------------------------------------------
@@ -369,7 +371,7 @@ MANY: ResourceMap = {
     ids=short,
 )
 def test_hostile_evaluation_is_bounded_and_false(text: str) -> None:
-    started = time.monotonic()
+    started = time.process_time()
     assert parse_program(text, NS).evaluate(MANY) is False
     assert_quick(started)
 
@@ -393,14 +395,14 @@ def test_hostile_evaluation_is_bounded_and_false(text: str) -> None:
     ids=short,
 )
 def test_hostile_text_is_rejected_quickly(text: str) -> None:
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(ResourceExpressionError):
         parse_program(text, NS)
     assert_quick(started)
 
 
 def test_large_but_legitimate_join_still_works() -> None:
-    started = time.monotonic()
+    started = time.process_time()
     # 100k combinations of a two-resource join are within the budget.
     assert holds("(int(a.x) + int(b.x) == 0 and a.x == '50')", MANY)
     assert_quick(started)

@@ -410,7 +410,7 @@ def test_report_has_exactly_one_result_per_job_of_the_run(full_run: Run) -> None
     assert sorted(full_run.order) == sorted(EXPECTED)
     assert not set(ABSENT) & set(full_run.order)
     report = full_run.report
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     assert report["session"]["test_plan"] == full("acc-full")
     assert report["summary"]["total"] == len(EXPECTED)
 

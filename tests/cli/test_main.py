@@ -111,7 +111,7 @@ def test_run_writes_json_report_in_execution_order(capsys, provider, tmp_path):
     )
     assert code == ExitCode.FAILED
     data = json.loads(report.read_text())
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     rows = [(r["id"], r["outcome"], r["return_code"]) for r in data["results"]]
     assert rows == [
         ("com.example::passes", "pass", 0),

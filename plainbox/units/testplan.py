@@ -240,6 +240,9 @@ class ResolvedPlan:
     override_qualifiers: list[Qualifier] = field(default_factory=list)
     nested: list[TestPlan] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    _overriding_cache: list[Qualifier] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def select(self, kind: str, jobs: Sequence[JobDefinition]) -> list[JobDefinition]:
         """Jobs matched by one field's qualifiers, in qualifier order, minus excludes."""
@@ -280,14 +283,22 @@ class ResolvedPlan:
     def overrides_for(self, job: JobDefinition) -> dict[str, str]:
         """Inline and ``*_overrides`` values applying to a job (later lines win)."""
         result: dict[str, str] = {}
-        for kind in ("mandatory_include", "include"):
-            for qualifier in self.qualifiers.get(kind, []):
-                if qualifier.overrides and qualifier.matches(job):
-                    result.update(qualifier.overrides)
-        for qualifier in self.override_qualifiers:
+        for qualifier in self._overriding():
             if qualifier.matches(job):
                 result.update(qualifier.overrides)
         return result
+
+    def _overriding(self) -> list[Qualifier]:
+        # Big plans have thousands of include lines and few with overrides:
+        # look only at those, for every job of the session.
+        if self._overriding_cache is None:
+            self._overriding_cache = [
+                qualifier
+                for kind in ("mandatory_include", "include")
+                for qualifier in self.qualifiers.get(kind, [])
+                if qualifier.overrides
+            ] + list(self.override_qualifiers)
+        return self._overriding_cache
 
     def unmatched(
         self, jobs: Sequence[JobDefinition], templates: Iterable[TemplateUnit]

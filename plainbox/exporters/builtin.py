@@ -6,10 +6,10 @@ from plainbox.exporters.base import Exporter
 from plainbox.exporters.htmlreport import HtmlExporter
 from plainbox.exporters.jsonreport import JsonExporter
 from plainbox.exporters.junitxml import JunitExporter
+from plainbox.exporters.registry import LazyExporter
 from plainbox.exporters.submission import SubmissionExporter
 from plainbox.exporters.tarball import TarballExporter
 from plainbox.exporters.text import TextExporter
-from plainbox.exporters.xlsxreport import XlsxExporter
 from plainbox.plugins import hookimpl
 
 
@@ -17,14 +17,19 @@ __all__ = ["plainbox_exporters"]
 
 
 @hookimpl
-def plainbox_exporters() -> list[type[Exporter]]:
+def plainbox_exporters() -> list[type[Exporter] | LazyExporter]:
     """The exporters plainbox ships."""
     return [
         JsonExporter,
         HtmlExporter,
         JunitExporter,
         TextExporter,
-        XlsxExporter,
+        LazyExporter(
+            "plainbox.exporters.xlsxreport:XlsxExporter",
+            id="xlsx",
+            file_extension="xlsx",
+            summary="XLSX: a workbook of results, descriptions, logs and resources",
+        ),
         SubmissionExporter,
         TarballExporter,
     ]

@@ -9,7 +9,13 @@ from plainbox.exporters.base import Exporter
 from plainbox.units.model import ExporterUnit
 
 
-__all__ = ["LEGACY_IDS", "create_exporter", "exporter_classes", "exporter_map"]
+__all__ = [
+    "LEGACY_IDS",
+    "LazyExporter",
+    "create_exporter",
+    "exporter_classes",
+    "exporter_map",
+]
 
 #: Short ids older tools use, and the exporter each one means.
 LEGACY_IDS = {
@@ -23,6 +29,41 @@ LEGACY_IDS = {
     "tar": "tar",
     "submission": "submission",
 }
+
+
+class LazyExporter:
+    """Stands in for an exporter class whose module is slow to import.
+
+    It has the class's ``id``, ``file_extension`` and ``summary`` and is
+    called like the class; the module is imported only then (or when
+    ``option_help`` is asked for), so listing formats and running sessions
+    do not pay for libraries no report needs (openpyxl pulls in numpy).
+    """
+
+    def __init__(
+        self, target: str, *, id: str, file_extension: str, summary: str
+    ) -> None:
+        self.target = target
+        self.id = id
+        self.file_extension = file_extension
+        self.summary = summary
+
+    def load(self) -> type[Exporter]:
+        """The real exporter class."""
+        import importlib
+
+        module_name, _, class_name = self.target.partition(":")
+        cls: type[Exporter] = getattr(importlib.import_module(module_name), class_name)
+        return cls
+
+    @property
+    def option_help(self) -> Any:
+        return self.load().option_help
+
+    def __call__(
+        self, option_list: Sequence[str] = (), strict: bool = True
+    ) -> Exporter:
+        return self.load()(option_list, strict)
 
 
 def exporter_classes() -> dict[str, type[Exporter]]:

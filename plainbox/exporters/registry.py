@@ -66,11 +66,11 @@ class LazyExporter:
         return self.load()(option_list, strict)
 
 
-def exporter_classes() -> dict[str, type[Exporter]]:
+def exporter_classes() -> dict[str, type[Exporter] | LazyExporter]:
     """Exporter id → class: plugins' exporters (built-ins are plugins too)."""
     from plainbox.plugins import get_plugin_manager
 
-    classes: dict[str, type[Exporter]] = {}
+    classes: dict[str, type[Exporter] | LazyExporter] = {}
     for contributed in get_plugin_manager().hook.plainbox_exporters():
         for cls in contributed:
             classes.setdefault(cls.id, cls)

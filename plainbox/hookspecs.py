@@ -20,6 +20,7 @@ import pluggy
 
 
 if TYPE_CHECKING:
+    from plainbox.remote.transport import TransportType
     from plainbox.session.restart import RestartStrategy
     from plainbox.session.results import JobResult
     from plainbox.units.model import JobDefinition
@@ -59,6 +60,19 @@ def plainbox_restart_strategies() -> Iterable[RestartStrategy]:  # type: ignore[
     taking its name.
 
     :return: objects following :class:`plainbox.session.restart.RestartStrategy`.
+    """
+
+
+@hookspec
+def plainbox_transports() -> Iterable[TransportType]:  # type: ignore[empty-body]
+    """Ways to reach a device's agent, besides ``local`` and ``ssh``.
+
+    ``plainbox control SCHEME:ADDRESS`` uses the transport whose ``scheme``
+    is SCHEME; its ``create(ADDRESS, options)`` returns a
+    :class:`plainbox.remote.transport.Transport` that starts a process
+    speaking the agent protocol on its stdin and stdout.
+
+    :return: :class:`plainbox.remote.transport.TransportType` objects.
     """
 
 

@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(merge, "none; at least one is needed")
     merge.set_defaults(handler="plainbox.cli.report_commands:merge_command")
 
+    _add_remote_commands(commands)
+
     plugins = commands.add_parser(
         "plugins",
         help="list plugins, their hooks and the report formats",
@@ -202,6 +204,83 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(plugins)
     plugins.set_defaults(handler="plainbox.cli.report_commands:plugins_command")
     return parser
+
+
+def _add_remote_commands(commands: Any) -> None:
+    handler = "plainbox.cli.remote_commands:"
+    agent = commands.add_parser(
+        "agent",
+        help="serve a controller on stdin/stdout (run by 'plainbox control')",
+        description="Speak the agent protocol (docs/remote.rst) on stdin and "
+        "stdout. Sessions run in a detached runner process on this device, so "
+        "a dropped connection never stops a job. Never listens on a port.",
+        epilog="Example: ssh device plainbox agent --stdio",
+    )
+    agent.add_argument(
+        "--stdio",
+        action="store_true",
+        help="use stdin/stdout (the only mode; required)",
+    )
+    agent.set_defaults(handler=handler + "agent_command")
+
+    control = commands.add_parser(
+        "control",
+        help="run a test plan on devices through their agents",
+        description="Run a test plan on every DEST at once, as device contexts "
+        "of one session here. DEST is [user@]host or ssh://[user@]host[:port] "
+        "(the system ssh client: keys, known_hosts and ~/.ssh/config apply), or "
+        "local[:NAME] (an agent on this machine with its own state directory). "
+        "Lost connections are retried with backoff; the device keeps running. "
+        "Exits 1 when a job failed or a device was lost.",
+        epilog="Examples: plainbox control local:a local:b tutorial "
+        "--non-interactive; plainbox control ssh://ubuntu@dut:2222 "
+        "io.plainbox.tutorial::tutorial --report html:dut.html",
+    )
+    control.add_argument("destinations", nargs="+", metavar="DEST")
+    control.add_argument(
+        "test_plan", metavar="TEST_PLAN_ID", help="the test plan (full or partial id)"
+    )
+    control.add_argument(
+        "--non-interactive",
+        action="store_true",
+        help="never ask the operator: interactive jobs are skipped on every device",
+    )
+    _add_report(control, "report.json in the session directory")
+    control.add_argument("--title", metavar="TEXT", help="the session title")
+    control.add_argument(
+        "--agent-command",
+        metavar="COMMAND",
+        help="what ssh runs on the device (default: 'plainbox agent --stdio'); "
+        "e.g. '/opt/venv/bin/python -m plainbox agent --stdio'",
+    )
+    control.add_argument(
+        "--ssh-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="an ssh -o option (repeatable), e.g. --ssh-option Port=2222",
+    )
+    control.add_argument(
+        "--reconnect-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="give a device up after this long without a connection (default 600)",
+    )
+    control.add_argument(
+        "--backoff-max",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="the longest wait between reconnection attempts (default 10)",
+    )
+    control.add_argument(
+        "--new-session",
+        action="store_true",
+        help="start new device sessions even if one of this plan is unfinished "
+        "(default: take the unfinished one over)",
+    )
+    control.set_defaults(handler=handler + "control_command")
 
 
 def _add_report(parser: argparse.ArgumentParser, default: str) -> None:

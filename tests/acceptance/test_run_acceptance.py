@@ -423,7 +423,7 @@ def _outcome_params() -> Iterator[Any]:
         yield pytest.param(job, outcome, marks=marks, id=job)
 
 
-@pytest.mark.parametrize(("job", "outcome"), _outcome_params())
+@pytest.mark.parametrize(("job", "outcome"), list(_outcome_params()))
 def test_outcome(full_run: Run, job: str, outcome: str) -> None:
     result = full_run.by_id[job]
     assert result["outcome"] == outcome, result
@@ -607,7 +607,7 @@ def _expected_output() -> Iterator[Any]:
         yield pytest.param(job, stream, text, id=f"{job}-{stream}")
 
 
-@pytest.mark.parametrize(("job", "stream", "text"), _expected_output())
+@pytest.mark.parametrize(("job", "stream", "text"), list(_expected_output()))
 def test_output_is_captured(full_run: Run, job: str, stream: str, text: str) -> None:
     assert full_run.by_id[job][stream] == text
 

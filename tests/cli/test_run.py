@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +209,9 @@ def test_title_goes_into_the_report(capsys, provider, tmp_path):
         capsys, provider, tmp_path, "plan", "--title", "Nightly run"
     )
     assert report["session"]["title"] == "Nightly run"
-    assert _after_session_line(out).startswith("Running com.example::plan: Nightly run\n")
+    assert _after_session_line(out).startswith(
+        "Running com.example::plan: Nightly run\n"
+    )
 
 
 def test_text_report_and_several_reports(capsys, provider, tmp_path):

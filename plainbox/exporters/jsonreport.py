@@ -38,6 +38,7 @@ import datetime
 import functools
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 from typing import BinaryIO
 
@@ -248,18 +249,36 @@ def encode_report(data: dict[str, Any]) -> bytes:
     inside a JSON string is the escape of that very code point.  Every other
     character is valid UTF-8, so that is the only replacement made.
     """
+    return b"".join(_encoded_pieces(data))
+
+
+def _encoded_pieces(data: dict[str, Any]) -> Iterator[bytes]:
+    """:func:`encode_report`'s bytes, a line at a time.
+
+    Written piece by piece, a report never exists whole in memory: one
+    character outside the BMP in one attachment would otherwise make the
+    whole document's string 4 bytes per character.
+    """
     encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
-    members = []
-    for key in sorted(data):
+
+    def utf8(text: str) -> bytes:
+        return text.encode("utf-8", errors="backslashreplace")
+
+    keys = sorted(data)
+    yield b"{\n"
+    for number, key in enumerate(keys):
         value = data[key]
+        yield utf8(f"  {encode(key)}: ")
         if isinstance(value, list) and value:
-            items = ",\n".join("    " + encode(item) for item in value)
-            text = f"[\n{items}\n  ]"
+            yield b"[\n"
+            last = len(value) - 1
+            for index, item in enumerate(value):
+                yield utf8("    " + encode(item) + (",\n" if index < last else "\n"))
+            yield b"  ]"
         else:
-            text = encode(value)
-        members.append(f"  {encode(key)}: {text}")
-    document = "{\n" + ",\n".join(members) + "\n}\n"
-    return document.encode("utf-8", errors="backslashreplace")
+            yield utf8(encode(value))
+        yield b",\n" if number < len(keys) - 1 else b"\n"
+    yield b"}\n"
 
 
 class JsonExporter(Exporter):
@@ -270,4 +289,5 @@ class JsonExporter(Exporter):
     summary = "JSON: every result with its output, for programs to read"
 
     def export(self, session: SessionView, stream: BinaryIO) -> None:
-        stream.write(encode_report(report_data(session)))
+        for piece in _encoded_pieces(report_data(session)):
+            stream.write(piece)

@@ -8,6 +8,8 @@ Job output is read from the io-logs when asked for.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -29,14 +31,52 @@ def read_output(session_dir: Path, result: JobResult) -> tuple[bytes, bytes]:
     """A result's stdout and stderr bytes, from its io-log (empty when none).
 
     :raises OSError: the io-log cannot be read.
-    :raises ValueError: the io-log is damaged.
+    :raises CorruptSessionError: the io-log is damaged.
     """
     if result.io_log is None:
         return b"", b""
+    path = session_dir / result.io_log
+    raw = path.read_bytes()
+    fast = _read_output_fast(raw)
+    if fast is not None:
+        return fast
+    # Something is unusual (a torn last record, damage): the careful reader
+    # keeps what it can and names the line that is wrong.
     chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
-    for line in iter_io_log(session_dir / result.io_log):
+    for line in iter_io_log(path):
         chunks.setdefault(line.stream, []).append(line.data)
     return b"".join(chunks["stdout"]), b"".join(chunks["stderr"])
+
+
+def _read_output_fast(raw: bytes) -> tuple[bytes, bytes] | None:
+    """Decode a well-formed io-log with one ``json.loads``; None if it is not.
+
+    Reports read every job's output back: one parse per file instead of one
+    per line is what keeps a 10,000-job export within its second.
+    """
+    if not raw.endswith(b"\n"):
+        return None if raw else (b"", b"")
+    lines = raw.rstrip(b"\n").split(b"\n")
+    try:
+        records = json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:
+        return None
+    streams: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    try:
+        for record in records:
+            chunks = streams[record["s"]]
+            offset = record["t"]
+            if isinstance(offset, bool) or not isinstance(offset, (int, float)):
+                return None
+            if "b" not in record:
+                chunks.append(record["d"].encode("utf-8"))  # lone surrogate: error
+            elif "d" not in record:
+                chunks.append(base64.b64decode(record["b"], validate=True))
+            else:
+                return None
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return None  # not what the writer writes: let the careful reader say why
+    return b"".join(streams["stdout"]), b"".join(streams["stderr"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from plainbox.errors import PlainboxError
 from plainbox.execution.iolog import iter_io_log
@@ -61,22 +62,42 @@ def _read_output_fast(raw: bytes) -> tuple[bytes, bytes] | None:
         records = json.loads(b"[" + b",".join(lines) + b"]")
     except ValueError:
         return None
-    streams: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    # Text records are joined as text and encoded once per stream; the
+    # offsets ("t") do not matter here and are not checked.
+    streams: dict[str, list[str | bytes]] = {"stdout": [], "stderr": []}
+    binary = False
     try:
         for record in records:
             chunks = streams[record["s"]]
-            offset = record["t"]
-            if isinstance(offset, bool) or not isinstance(offset, (int, float)):
-                return None
             if "b" not in record:
-                chunks.append(record["d"].encode("utf-8"))  # lone surrogate: error
+                text = record["d"]
+                if not isinstance(text, str):
+                    return None
+                chunks.append(text)
             elif "d" not in record:
                 chunks.append(base64.b64decode(record["b"], validate=True))
+                binary = True
             else:
                 return None
+        if not binary:
+            return tuple(  # type: ignore[return-value]
+                "".join(streams[name]).encode("utf-8")  # type: ignore[arg-type]
+                for name in ("stdout", "stderr")
+            )
+        return tuple(  # type: ignore[return-value]
+            b"".join(
+                c if isinstance(c, bytes) else c.encode("utf-8") for c in streams[name]
+            )
+            for name in ("stdout", "stderr")
+        )
     except (KeyError, TypeError, AttributeError, ValueError):
         return None  # not what the writer writes: let the careful reader say why
-    return b"".join(streams["stdout"]), b"".join(streams["stderr"])
+
+
+def _joined(chunks: list[str | bytes], binary: bool) -> bytes:
+    if not binary:  # the common case: one join and one encode
+        return "".join(cast("list[str]", chunks)).encode("utf-8")
+    return b"".join(c if isinstance(c, bytes) else c.encode("utf-8") for c in chunks)
 
 
 @dataclass(frozen=True, slots=True)

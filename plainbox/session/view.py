@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -36,11 +37,14 @@ def read_output(session_dir: Path, result: JobResult) -> tuple[bytes, bytes]:
     """
     if result.io_log is None:
         return b"", b""
-    path = session_dir / result.io_log
-    raw = path.read_bytes()
+    # Plain strings, not pathlib: this runs once per job of every export.
+    name = os.path.join(session_dir, result.io_log)
+    with open(name, "rb") as stream:
+        raw = stream.read()
     fast = _read_output_fast(raw)
     if fast is not None:
         return fast
+    path = Path(name)
     # Something is unusual (a torn last record, damage): the careful reader
     # keeps what it can and names the line that is wrong.
     chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}

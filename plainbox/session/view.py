@@ -38,7 +38,7 @@ def read_output(session_dir: Path, result: JobResult) -> tuple[bytes, bytes]:
     if result.io_log is None:
         return b"", b""
     # Plain strings, not pathlib: this runs once per job of every export.
-    name = os.path.join(session_dir, result.io_log)
+    name = os.path.join(session_dir, result.io_log)  # noqa: PTH118
     with open(name, "rb") as stream:
         raw = stream.read()
     fast = _read_output_fast(raw)

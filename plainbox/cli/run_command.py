@@ -47,6 +47,7 @@ from plainbox.execution.controller import RunOptions
 from plainbox.execution.controller import run_test_plan
 from plainbox.execution.iolog import OutputLine
 from plainbox.session.manager import SessionManager
+from plainbox.session.resource_cache import ResourceCache
 from plainbox.session.results import JobResult
 from plainbox.session.state import SessionState
 from plainbox.session.view import SessionView
@@ -317,6 +318,7 @@ def drive_session(
             manager, job, launcher.restart_strategy if launcher else None
         ),
         after_noreturn=lambda job: diffuse_restart(storage.id),
+        resource_cache=ResourceCache(),
     )
     plan, title = prepared.plan, prepared.title
     if prepared.real_plan:

@@ -254,3 +254,48 @@ def _after_session_line(out: str) -> str:
     first, _, rest = out.partition("\n")
     assert re.fullmatch(r"Session: pbox-\d{8}-\d{6}-[0-9a-f]{6}", first)
     return rest
+
+
+CACHABLE = """\
+id: probe
+plugin: resource
+flags: cachable
+command: echo "count: $(cat "$PLAINBOX_PROVIDER_DATA/count" 2>/dev/null || echo 0)"; echo ran >> "$PLAINBOX_PROVIDER_DATA/runs"
+
+id: user
+plugin: shell
+requires: probe.count == '0'
+command: true
+
+unit: test plan
+id: plan
+_name: Cachable
+include: user
+"""
+
+
+def test_cachable_resource_records_are_reused_by_the_next_session(
+    capsys, toml_provider, tmp_path
+):
+    provider = toml_provider(CACHABLE)
+    (provider / "data").mkdir(exist_ok=True)
+    for name in ("one.json", "two.json"):
+        code = main(
+            [
+                "-P",
+                str(provider),
+                "run",
+                "plan",
+                "--non-interactive",
+                "--report",
+                f"json:{tmp_path / name}",
+            ]
+        )
+        assert code == ExitCode.OK
+    capsys.readouterr()
+    # The resource job ran once; the second session took its records from
+    # the cache (and says so), so its requirement still held.
+    assert (provider / "data" / "runs").read_text() == "ran\n"
+    second = json.loads((tmp_path / "two.json").read_text())
+    probe = next(r for r in second["results"] if r["id"] == "com.example::probe")
+    assert "resource cache" in probe["comments"]

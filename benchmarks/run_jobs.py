@@ -18,6 +18,10 @@ plainbox run
 API
     ``load_catalog`` and ``run_test_plan`` called from Python, timed phase by
     phase: separates the run loop from the command line and report writing.
+runner (with ``--runner``)
+    ``run_command`` N times on a ``true`` job, with the session helpers a run
+    uses (``EnvironmentBuilder``, ``JobDirectories``): the runner alone,
+    without the controller, the journal or progress output.
 
 Every figure is wall time measured from outside the child process, so
 interpreter start-up is included for all three. The per-job cost at the start
@@ -30,6 +34,7 @@ Usage::
     python benchmarks/run_jobs.py                    # 100 and 1,000 jobs
     python benchmarks/run_jobs.py --jobs 1000 --repeat 5 --json
     python benchmarks/run_jobs.py --jobs 1000 --profile 25   # + cProfile of the API run
+    python benchmarks/run_jobs.py --jobs 1000 --runner       # + the runner alone
 """
 
 from __future__ import annotations
@@ -78,6 +83,14 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 import run_jobs
 print(json.dumps(run_jobs.api_run(sys.argv[2], t0)))
+"""
+
+# Drives the runner alone; timed from outside, like the loop.
+_RUNNER_CHILD = """\
+import sys
+sys.path.insert(0, sys.argv[1])
+import run_jobs
+run_jobs.runner_run(int(sys.argv[2]))
 """
 
 
@@ -381,6 +394,44 @@ def api_run(plan_id: str, t0: float | None = None) -> dict[str, Any]:
     }
 
 
+def runner_run(jobs: int) -> None:
+    """Run a ``true`` job ``jobs`` times with ``run_command``, as a session would.
+
+    What the runner child calls: one ``EnvironmentBuilder`` and one
+    ``JobDirectories`` for all the commands, as ``run_test_plan`` uses them.
+    """
+    from plainbox.execution.runner import EnvironmentBuilder
+    from plainbox.execution.runner import JobDirectories
+    from plainbox.execution.runner import run_command
+    from plainbox.units.loader import load_record
+    from plainbox.units.model import JobDefinition
+    from plainbox.units.pxu import parse_pxu
+
+    (record,), _ = parse_pxu("id: true\nplugin: shell\ncommand: true\n", "<bench>")
+    job, _ = load_record(record, namespace=NAMESPACE, provider="bench")
+    assert isinstance(job, JobDefinition)
+    with (
+        tempfile.TemporaryDirectory(prefix="share-") as share,
+        JobDirectories() as directories,
+    ):
+        environments = EnvironmentBuilder([], session_share=Path(share))
+        for _ in range(jobs):
+            done = run_command(job, environments.build(job), directories=directories)
+            if done.return_code != 0:
+                raise RuntimeError(f"true failed: {done.stderr!r}")
+
+
+def time_runner(bench: BenchProvider) -> Run:
+    """``runner_run`` in a fresh Python: the runner without the run loop."""
+    here = str(Path(__file__).resolve().parent)
+    wall, _, _ = _child(
+        [sys.executable, "-c", _RUNNER_CHILD, here, str(bench.jobs)],
+        bench.env,
+        bench.root,
+    )
+    return Run(wall, {"pass": bench.jobs})
+
+
 def time_api(bench: BenchProvider) -> Run:
     """``api_run`` in a fresh Python; the phases as it timed them."""
     here = str(Path(__file__).resolve().parent)
@@ -452,6 +503,7 @@ class Row:
 LOOP = "plain loop: subprocess.run(bash -c true)"
 CLI = "plainbox run --report json"
 API = "plainbox API: run_test_plan"
+RUNNER = "plainbox runner: run_command"
 
 
 def measure(
@@ -460,20 +512,30 @@ def measure(
     *,
     warm_up: bool = True,
     say: Callable[[str], None] = lambda text: None,
+    runner: bool = False,
 ) -> list[Row]:
-    """Time the loop, ``plainbox run`` and the API ``repeat`` times each, interleaved."""
+    """Time the loop, ``plainbox run`` and the API ``repeat`` times each, interleaved.
+
+    With ``runner``, the runner alone as well (a fourth row).
+    """
     report = bench.root / "report.json"
     rows = [Row(LOOP, bench.jobs), Row(CLI, bench.jobs), Row(API, bench.jobs)]
+    if runner:
+        rows.append(Row(RUNNER, bench.jobs))
     if warm_up:  # bytecode compiled, files in the page cache; not recorded
         say(f"{bench.jobs} jobs: warm-up")
         time_loop(bench)
         time_cli(bench, report)
         time_api(bench)
+        if runner:
+            time_runner(bench)
     for index in range(repeat):
         say(f"{bench.jobs} jobs: run {index + 1} of {repeat}")
         rows[0].runs.append(time_loop(bench))
         rows[1].runs.append(time_cli(bench, report)[0])
         rows[2].runs.append(time_api(bench))
+        if runner:
+            rows[3].runs.append(time_runner(bench))
     return rows
 
 
@@ -513,7 +575,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for position, jobs in enumerate(args.jobs):
         bench = write_provider(work / f"n{jobs}", jobs)
         benches[jobs] = bench
-        rows = measure(bench, args.repeat, warm_up=position == 0, say=say)
+        rows = measure(
+            bench,
+            args.repeat,
+            warm_up=position == 0,
+            say=say,
+            runner=getattr(args, "runner", False),
+        )
         loop = rows[0].median
         sizes.append({"jobs": jobs, "rows": [row.summary(loop) for row in rows]})
     target: dict[str, Any] = {"jobs": TARGET_JOBS, "limit": TARGET_RATIO}
@@ -579,7 +647,7 @@ def format_table(report: Mapping[str, Any]) -> str:
                     _ms(row["last_10pct_ms"]),
                 )
             )
-            if row["name"] != LOOP:
+            if row["name"] not in {LOOP, RUNNER}:
                 phases = ", ".join(
                     f"{name} {value:.3f} s"
                     for name, value in row["phases"].items()
@@ -648,6 +716,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (3)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--runner",
+        action="store_true",
+        help="also time the runner alone (run_command N times, no run loop)",
+    )
     parser.add_argument(
         "--profile",
         type=int,

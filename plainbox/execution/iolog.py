@@ -85,14 +85,28 @@ class OutputLine:
 
 def encode_record(line: OutputLine) -> bytes:
     """The io-log record of ``line``, UTF-8 encoded, ending with ``\\n``."""
-    try:
-        payload = '"d":' + _json_string(line.data.decode("utf-8"))
-    except UnicodeDecodeError:
-        payload = '"b":"' + base64.b64encode(line.data).decode("ascii") + '"'
-    # Hand-assembled (same output as json.dumps): this runs for every line.
-    offset = repr(round(float(line.offset), 3))
-    text = f'{{"t":{offset},"s":{_json_string(line.stream)},{payload}}}\n'
+    text = _head(line.offset, line.stream) + _payload(line.data) + "}\n"
     return text.encode("utf-8")
+
+
+# Records are assembled by hand (the same text as json.dumps gives), in two
+# parts: the lines of one read share their offset and stream, so the writer
+# makes that head once per read rather than once per line.
+_STREAM_FIELDS = {STDOUT: '"s":"stdout",', STDERR: '"s":"stderr",'}
+
+
+def _head(offset: float, stream: str) -> str:
+    """``{"t":OFFSET,"s":STREAM,`` -- a record up to its payload."""
+    field = _STREAM_FIELDS.get(stream) or f'"s":{_json_string(stream)},'
+    return f'{{"t":{round(float(offset), 3)!r},{field}'
+
+
+def _payload(data: bytes) -> str:
+    """``"d":TEXT`` when ``data`` is UTF-8, else ``"b":BASE64``."""
+    try:
+        return '"d":' + _json_string(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return '"b":"' + base64.b64encode(data).decode("ascii") + '"'
 
 
 def decode_record(text: str | bytes) -> OutputLine:
@@ -149,7 +163,15 @@ class IOLogWriter:
         if self._fd is None:
             self._open()
         assert self._fd is not None
-        view = memoryview(b"".join(encode_record(line) for line in lines))
+        records: list[str] = []
+        offset: float | None = None
+        stream = head = ""
+        for line in lines:
+            if line.offset != offset or line.stream != stream:
+                offset, stream = line.offset, line.stream
+                head = _head(offset, stream)
+            records.append(head + _payload(line.data) + "}\n")
+        view = memoryview("".join(records).encode("utf-8"))
         while view:
             written = os.write(self._fd, view)
             view = view[written:]

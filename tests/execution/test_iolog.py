@@ -94,6 +94,22 @@ def test_a_log_round_trips_lines_in_order(tmp_path):
     assert read_io_log(path) == lines
 
 
+def test_the_writer_writes_what_encode_record_encodes(tmp_path):
+    # The writer builds a record's head once per run of lines sharing offset
+    # and stream; the bytes must not differ from record-by-record encoding.
+    path = tmp_path / "job.jsonl"
+    lines = [
+        OutputLine(stream, data, offset)
+        for offset in (0.0, 0.0004, 1.25)
+        for stream in ("stdout", "stdout", "stderr")
+        for data in DATA[:4] + DATA[-2:]
+    ]
+
+    write_io_log(path, lines)
+
+    assert path.read_bytes() == b"".join(encode_record(line) for line in lines)
+
+
 def test_an_empty_log_has_no_lines(tmp_path):
     path = tmp_path / "job.jsonl"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -25,8 +26,11 @@ from plainbox.errors import ExecutionError
 from plainbox.execution.iolog import OutputLine
 from plainbox.execution.iolog import iter_io_log
 from plainbox.execution.iolog import read_io_log
+from plainbox.execution.runner import DRAIN_GRACE
 from plainbox.execution.runner import KILL_GRACE
 from plainbox.execution.runner import LINE_CHUNK
+from plainbox.execution.runner import EnvironmentBuilder
+from plainbox.execution.runner import JobDirectories
 from plainbox.execution.runner import build_command
 from plainbox.execution.runner import build_environment
 from plainbox.execution.runner import run_command
@@ -906,3 +910,236 @@ def test_build_environment_sets_checkbox_runtime_only_in_a_snap(share, snap, run
     env = build_environment(make_job("true"), [], session_share=share, base=snap)
 
     assert env.get("CHECKBOX_RUNTIME") == runtime
+
+
+# -- a session's environments: EnvironmentBuilder -------------------------------
+
+
+def job_of(namespace: str, provider: str, **fields: str) -> JobDefinition:
+    """A job running ``true`` of the given provider."""
+    text = "id: job\nplugin: shell\ncommand: true\n"
+    text += "".join(f"{key}: {value}\n" for key, value in fields.items())
+    (record,), _ = parse_pxu(text, "units.pxu")
+    unit, _ = load_record(record, namespace=namespace, provider=provider)
+    assert isinstance(unit, JobDefinition)
+    return unit
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        job_of(NS, "example"),
+        job_of(NS, "example", flags="reset-locale"),
+        job_of(NS, "sibling"),
+        job_of("com.other", "other", flags="reset-locale"),
+        job_of("com.nobody", "nobody"),
+    ],
+    ids=["own", "reset-locale", "sibling", "other-namespace", "no-provider"],
+)
+def test_environment_builder_builds_what_build_environment_builds(tmp_path, share, job):
+    providers = [
+        write_provider(tmp_path / "oth", name="other", namespace="com.other"),
+        write_provider(tmp_path / "own"),
+        write_provider(tmp_path / "sib", name="sibling"),
+    ]
+    base = {**LOCALE, "SNAP": "/snap/x/1", "HOME": "/root"}
+    extra = {"FROM_LAUNCHER": "yes", "LANG": "ignored: the process wins"}
+    builder = EnvironmentBuilder(providers, session_share=share, base=base, extra=extra)
+
+    built = [builder.build(job) for _ in range(2)]
+
+    expected = build_environment(
+        job, providers, session_share=share, base=base, extra=extra
+    )
+    # Same variables in the same order (the order reaches sudo's command line).
+    assert [list(env.items()) for env in built] == [list(expected.items())] * 2
+
+
+def test_environment_builder_gives_every_job_its_own_dictionary(share):
+    builder = EnvironmentBuilder([], session_share=share, base={"PATH": "/bin"})
+    first = builder.build(make_job("true"))
+
+    first["CHANGED_BY_THE_CALLER"] = "1"
+    first["PATH"] = "/elsewhere"
+
+    second = builder.build(make_job("true"))
+    assert "CHANGED_BY_THE_CALLER" not in second
+    assert second["PATH"] == "/bin"
+
+
+def test_environment_builder_reads_the_process_environment_once(share, monkeypatch):
+    monkeypatch.setenv("PLAINBOX_TEST_SNAPSHOT", "at construction")
+    builder = EnvironmentBuilder([], session_share=share)
+    monkeypatch.setenv("PLAINBOX_TEST_SNAPSHOT", "later")
+
+    env = environment_of(make_job("true"), builder.build(make_job("true")))
+
+    assert env["PLAINBOX_TEST_SNAPSHOT"] == "at construction"
+
+
+# -- a session's directories: JobDirectories ----------------------------------------
+
+
+@pytest.fixture
+def directories(tmp_path: Path) -> Iterator[JobDirectories]:
+    with JobDirectories(tmp_path) as made:
+        yield made
+
+
+def run_in(directories: JobDirectories, command: str, **fields: str):
+    return run_command(make_job(command, **fields), os.environ, directories=directories)
+
+
+def cwd_of(result) -> Path:
+    """The directory the command ran in: the last line it printed."""
+    return Path(result.stdout.decode().splitlines()[-1])
+
+
+def test_job_directories_give_every_command_a_new_private_directory(directories):
+    results = [run_in(directories, "stat -c %a .; ls -A; pwd") for _ in range(4)]
+
+    places = [cwd_of(result) for result in results]
+    assert len(set(places)) == len(places)
+    assert {place.parent for place in places} == {directories.parent}
+    assert [result.stdout.decode().splitlines()[:-1] for result in results] == [
+        ["700"]
+    ] * 4
+    assert directories.parent is not None
+    assert stat.S_IMODE(directories.parent.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_job_directories_remove_empty_directories_in_batches_and_at_close(
+    tmp_path, batch
+):
+    directories = JobDirectories(tmp_path, batch=batch)
+    places = [cwd_of(run_in(directories, "pwd")) for _ in range(4)]
+    parent = directories.parent
+    assert parent is not None
+
+    removed = 4 // batch * batch
+    assert [place.exists() for place in places] == [False] * removed + [True] * (
+        4 - removed
+    )
+    directories.close()
+    assert not places[-1].exists()
+    assert not parent.exists()
+
+
+def test_job_directories_need_a_positive_batch(tmp_path):
+    with pytest.raises(ValueError, match="batch"):
+        JobDirectories(tmp_path, batch=0)
+
+
+def test_job_directories_list_and_remove_leftovers_at_once(directories):
+    result = run_in(directories, "touch b a; mkdir c; touch c/d; chmod 500 c; pwd")
+
+    assert result.leftovers == ("a", "b", "c")
+    assert not cwd_of(result).exists()
+
+
+@pytest.mark.parametrize(
+    "removal",
+    ['rm -rf "$PWD"', 'rm -rf "$(dirname "$PWD")"'],
+    ids=["own-directory", "parent-directory"],
+)
+def test_job_directories_cope_with_a_job_removing_them(directories, removal):
+    gone_with = run_in(directories, f"pwd; {removal}")
+
+    after = [run_in(directories, "stat -c %a .; pwd") for _ in range(2)]
+
+    assert gone_with.return_code == 0
+    assert gone_with.leftovers == ()
+    assert [result.return_code for result in after] == [0, 0]
+    assert [result.stdout.decode().split()[0] for result in after] == ["700"] * 2
+    assert cwd_of(gone_with) not in {cwd_of(result) for result in after}
+
+
+def test_job_directories_remove_what_an_escaped_process_writes_later(tmp_path):
+    directories = JobDirectories(tmp_path, batch=2)
+    escaped = run_in(directories, "(sleep 0.3; touch late) >/dev/null 2>&1 & pwd")
+    first = cwd_of(escaped)
+    deadline = time.monotonic() + 5
+    while not (first / "late").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    following = run_in(directories, "ls -A; pwd")
+
+    assert escaped.leftovers == ()
+    assert following.stdout.decode().splitlines()[:-1] == []
+    assert not first.exists()
+    directories.close()
+
+
+def test_job_directories_are_removed_when_never_closed(tmp_path):
+    directories = JobDirectories(tmp_path)
+    run_in(directories, "pwd")
+    parent = directories.parent
+    assert parent is not None
+    assert parent.exists()
+
+    del directories
+    gc.collect()
+
+    assert not parent.exists()
+
+
+def test_a_job_run_as_another_user_gets_a_directory_outside_the_session(
+    tmp_path, share, provider, directories
+):
+    sudo = fake_sudo(tmp_path / "bin")
+    job = make_job("pwd", user="plainbox-no-such-user")
+    with patch_environ({"PATH": f"{sudo.parent}:/usr/bin:/bin"}):
+        env = build_environment(job, [provider], session_share=share)
+        result = run_command(job, env, directories=directories)
+
+    place = cwd_of(result)
+    assert result.return_code == 0, result.stderr
+    assert place.parent != directories.parent
+    assert not place.exists()
+
+
+# -- waiting without spinning, with and without pidfds --------------------------------
+
+
+def test_run_command_does_not_spin_while_a_background_process_holds_the_pipes():
+    cpu = time.process_time()
+    started = time.monotonic()
+
+    # The deadline passes during the drain grace period: nothing to wake up for.
+    result = run("sleep 30 & echo $!; exit 0", timeout=0.05)
+
+    assert time.monotonic() - started >= DRAIN_GRACE
+    assert time.process_time() - cpu < 0.15
+    assert result.timed_out is False
+    assert result.return_code == 0
+    assert wait_gone([int(result.stdout)]) == []
+
+
+@pytest.mark.parametrize("pidfds", [True, False], ids=["pidfd", "no-pidfd"])
+@pytest.mark.parametrize(
+    ("command", "timeout", "return_code", "timed_out", "least"),
+    [
+        ("echo out; echo err >&2; exit 3", None, 3, False, 0),
+        ("exec >&- 2>&-; sleep 0.2; exit 4", None, 4, False, 0.2),
+        ("exec >&- 2>&-; sleep 30", 0.2, -signal.SIGTERM, True, 0.2),
+        ("sleep 30", 0.2, -signal.SIGTERM, True, 0.2),
+    ],
+)
+def test_run_command_waits_for_the_shell_with_or_without_pidfds(
+    monkeypatch, pidfds, command, timeout, return_code, timed_out, least
+):
+    if not pidfds:
+
+        def no_pidfd(pid: int, flags: int = 0) -> int:
+            raise OSError(38, "Function not implemented")
+
+        monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+
+    result = run(command, timeout=timeout)
+
+    assert result.return_code == return_code
+    assert result.timed_out is timed_out
+    assert least <= result.duration < least + KILL_GRACE
+    if return_code == 3:
+        assert (result.stdout, result.stderr) == (b"out\n", b"err\n")

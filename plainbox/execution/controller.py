@@ -44,7 +44,8 @@ from plainbox.errors import ResourceExpressionError
 from plainbox.errors import SetupFailedError
 from plainbox.errors import UnitError
 from plainbox.execution.iolog import OutputLine
-from plainbox.execution.runner import build_environment
+from plainbox.execution.runner import EnvironmentBuilder
+from plainbox.execution.runner import JobDirectories
 from plainbox.execution.runner import run_command
 from plainbox.resources import evaluate_filter
 from plainbox.resources import parse_imports
@@ -156,6 +157,13 @@ class _Run:
     # output in io-logs only): what run_test_plan returns for them.
     live: dict[str, JobResult] = field(default_factory=dict)
     cached: dict[str, list[Record]] = field(default_factory=dict)
+    # Built once per run: the base environment, and the parent of the jobs'
+    # fresh private directories.
+    environments: EnvironmentBuilder | None = None
+    directories: JobDirectories | None = None
+    log_names: dict[str, str] = field(default_factory=dict)  # job id -> slug
+    logs_checked: bool = False  # resumed sessions: numbers may be taken
+    log_offset: int = 0  # numbers skipped because their logs exist
 
     @property
     def resources(self) -> dict[str, list[Record]]:
@@ -227,6 +235,22 @@ def run_test_plan(
     run = _Run(catalog, options, resolved, jobs, state, rerun=set(options.rerun))
     if options.io_log_dir is None and session is not None:
         options.io_log_dir = session.storage.io_log_dir
+    run.environments = EnvironmentBuilder(
+        catalog.providers,
+        session_share=options.session_share,
+        extra=options.environment,
+    )
+    with JobDirectories() as run.directories:
+        return _run_phases(run, resolved, jobs, session)
+
+
+def _run_phases(
+    run: _Run,
+    resolved: ResolvedPlan,
+    jobs: dict[str, JobDefinition],
+    session: SessionManager | None,
+) -> list[tuple[JobDefinition, JobResult]]:
+    options, state = run.options, run.state
     setup = resolved.select("setup_include", list(jobs.values()))
     _run_jobs(run, "setup", setup)
     failed_setup = [
@@ -516,24 +540,24 @@ def _io_log_path(run: _Run, job: JobDefinition) -> Path | None:
     if not run.log_dir_ready:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         run.log_dir_ready = True
-    slug = re.sub(r"[^A-Za-z0-9._-]", "_", job.id)[:150]
-    number = run.state.attempts
-    path = directory / f"{number:04d}-{slug}.log"
-    while path.exists():  # a log of an attempt the journal lost with its tail
-        number += 1
-        path = directory / f"{number:04d}-{slug}.log"
-    return path
+    slug = run.log_names.get(job.id)
+    if slug is None:
+        slug = run.log_names[job.id] = re.sub(r"[^A-Za-z0-9._-]", "_", job.id)[:150]
+    if not run.logs_checked:
+        # Only a session that stopped can have logs the journal lost with its
+        # tail: look for them at this process's first job, then number on.
+        taken = {entry.name.partition("-")[0] for entry in directory.iterdir()}
+        while f"{run.state.attempts + run.log_offset:04d}" in taken:
+            run.log_offset += 1
+        run.logs_checked = True
+    return directory / f"{run.state.attempts + run.log_offset:04d}-{slug}.log"
 
 
 def _run_command(run: _Run, job: JobDefinition) -> JobResult:
     if not job.command:
         return _skip(job, Outcome.FAIL, "the job has no command to run")
-    env = build_environment(
-        job,
-        run.catalog.providers,
-        session_share=run.options.session_share,
-        extra=run.options.environment,
-    )
+    assert run.environments is not None
+    env = run.environments.build(job)
     timeout = job.timeout or run.options.job_timeout
     started = time.time()
     io_log = _io_log_path(run, job)
@@ -545,6 +569,7 @@ def _run_command(run: _Run, job: JobDefinition) -> JobResult:
             timeout=timeout,
             io_log=io_log,
             on_output=(lambda line: on_output(job, line)) if on_output else None,
+            directories=run.directories,
         )
     except (ExecutionError, OSError) as exc:
         return _skip(job, Outcome.FAIL, f"cannot start the command: {exc}")
@@ -571,13 +596,14 @@ def _run_command(run: _Run, job: JobDefinition) -> JobResult:
         stdout=done.stdout.decode("utf-8", errors="replace"),
         stderr=done.stderr.decode("utf-8", errors="replace"),
         started=started,
-        io_log=_relative_log(run, io_log),
+        # The runner creates the io-log with the first output line only.
+        io_log=_relative_log(run, io_log) if done.lines or done.truncated else None,
     )
 
 
 def _relative_log(run: _Run, io_log: Path | None) -> str | None:
     """The io-log's path as the journal keeps it, if the command wrote one."""
-    if io_log is None or not io_log.exists():
+    if io_log is None:
         return None
     session = run.options.session
     if session is not None:

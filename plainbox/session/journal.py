@@ -32,6 +32,8 @@ from plainbox.errors import CorruptSessionError
 
 __all__ = ["Journal", "JournalContents", "Record", "read_first_record", "read_journal"]
 
+# One encoder for every record: json.dumps would build one per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 _CRC_PREFIX = b',"crc":"'
 _SUFFIX_LENGTH = len(_CRC_PREFIX) + 8 + len(b'"}')
 _HEX_DIGITS = re.compile(rb"[0-9a-f]{8}")
@@ -61,9 +63,7 @@ class JournalContents:
 
 
 def _encode(seq: int, kind: str, data: Mapping[str, Any]) -> bytes:
-    body = json.dumps(
-        {"seq": seq, "kind": kind, "data": data}, separators=(",", ":")
-    ).encode("ascii")
+    body = _ENCODE({"seq": seq, "kind": kind, "data": data}).encode("ascii")
     crc = zlib.crc32(body)
     return body[:-1] + b'%s%08x"}\n' % (_CRC_PREFIX, crc)
 

@@ -49,7 +49,6 @@ import platform
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,10 +63,14 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # mypy sees benchmarks/ as a namespace package
+    from benchmarks import timing
     from plainbox.exporters.base import Exporter
     from plainbox.session.manager import SessionManager
     from plainbox.units.model import JobDefinition
+else:  # benchmarks/ is not a package: import the shared helpers beside us
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import timing
 
 
 DEFAULT_JOBS = 10_000
@@ -1109,24 +1112,11 @@ def run_child(
     """One child process for ``task``: its wall time from outside and its report."""
     here = str(Path(__file__).resolve().parent)
     command = [sys.executable, "-c", _CHILD, here, json.dumps(dict(task))]
-    start = time.perf_counter()
-    done = subprocess.run(
-        command,
-        env=space.env,
-        cwd=space.root,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
+    done = timing.run_timed(
+        command, space.env, space.root, what=f"child {task.get('exporter')}"
     )
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"child {task.get('exporter')} exited {done.returncode}:\n"
-            f"{done.stderr[-3000:]}"
-        )
     data: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return wall, data
+    return done.wall, data
 
 
 @dataclass
@@ -1321,20 +1311,6 @@ def _size(count: int) -> str:
     return f"{count} B"
 
 
-def _align(table: Sequence[Sequence[str]], left: set[int]) -> list[str]:
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    lines = []
-    for index, line in enumerate(table):
-        cells = [
-            cell.ljust(widths[i]) if i in left else cell.rjust(widths[i])
-            for i, cell in enumerate(line)
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return lines
-
-
 def format_table(report: Mapping[str, Any]) -> str:
     """The report as aligned plain-text columns, with notes and profiles."""
     facts = report["session"]
@@ -1414,7 +1390,7 @@ def format_table(report: Mapping[str, Any]) -> str:
         if row["reasons"]:
             note += f"; {'; '.join(row['reasons'])}"
         notes.append(note)
-    lines.extend(_align(table, {0, 8}))
+    lines.extend(timing.align(table, {0, 8}))
     lines.append("per exporter (medians; process = wall time of the whole child):")
     lines.extend(notes)
     targets = ", ".join(f"{key} < {value:g} s" for key, value in TARGETS.items())

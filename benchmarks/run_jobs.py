@@ -46,7 +46,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,7 +56,15 @@ from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
+
+
+if TYPE_CHECKING:  # mypy sees benchmarks/ as a namespace package
+    from benchmarks import timing
+else:  # benchmarks/ is not a package: import the shared helpers beside us
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import timing
 
 
 TARGET_RATIO = 1.5  # plainbox run / plain loop
@@ -268,24 +275,8 @@ def _child(
     command: Sequence[str], env: Mapping[str, str], cwd: Path
 ) -> tuple[float, float, str]:
     """Run a child to completion: wall time, when it was started (epoch), stdout."""
-    launched = time.time()
-    start = time.perf_counter()
-    done = subprocess.run(
-        command,
-        env=dict(env),
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(command[:4])} ... exited {done.returncode}:\n"
-            f"{done.stderr[-2000:]}"
-        )
-    return wall, launched, done.stdout
+    done = timing.run_timed(command, env, cwd)
+    return done.wall, done.launched, done.stdout
 
 
 def plainbox_command() -> list[str]:

@@ -48,10 +48,8 @@ import itertools
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,6 +65,7 @@ from typing import Any
 
 if TYPE_CHECKING:  # mypy sees benchmarks/ as a namespace package
     from benchmarks import run_jobs
+    from benchmarks import timing
     from plainbox.session.manager import SessionManager
     from plainbox.units.catalog import Catalog
     from plainbox.units.model import JobDefinition
@@ -74,6 +73,7 @@ if TYPE_CHECKING:  # mypy sees benchmarks/ as a namespace package
 else:  # benchmarks/ is not a package: import the job provider writer beside us
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import run_jobs
+    import timing
 
 
 TARGET_FLAT = 1.3  # per-job cost at the large size / at the small size
@@ -483,50 +483,12 @@ def workspace(work: Path, jobs: int) -> Workspace:
     return Workspace(bench)
 
 
-@dataclass(frozen=True)
-class Spawned:
-    """A finished command: wall and CPU seconds, when it started, its output."""
-
-    wall: float
-    cpu: float  # user + system, of the command and what it waited for
-    launched: float  # epoch seconds
-    stdout: str
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _spawn(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> Spawned:
-    """Run a command to the end, timed from outside."""
-    cpu = _children_cpu()
-    launched = time.time()
-    start = time.perf_counter()
-    done = subprocess.run(
-        command,
-        env=dict(env),
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(command[:5])} ... exited {done.returncode}:\n"
-            f"{done.stderr[-3000:]}"
-        )
-    return Spawned(wall, _children_cpu() - cpu, launched, done.stdout)
-
-
 def run_child(space: Workspace, mode: str, *argv: str) -> dict[str, Any]:
     """What one child, in a fresh Python, printed."""
     here = str(Path(__file__).resolve().parent)
     command = [sys.executable, "-c", _CHILD, here, mode, *argv]
     data: dict[str, Any] = json.loads(
-        _spawn(command, space.env, space.bench.root).stdout
+        timing.run_timed(command, space.env, space.bench.root).stdout
     )
     return data
 
@@ -771,11 +733,11 @@ def section_resume(
         say(f"resume: run {index} of {repeat}" if keep else "resume: warm-up")
         load = run_child(space, "load", plan, finished)
         bare = run_child(space, "load-bare", finished)
-        shown = _spawn(show, space.env, space.bench.root)
+        shown = timing.run_timed(show, space.env, space.bench.root)
         fresh_copy()
         api = run_child(space, "resume", plan, incomplete)
         target = fresh_copy()
-        resumed = _spawn(resume, space.env, space.bench.root)
+        resumed = timing.run_timed(resume, space.env, space.bench.root)
         next_start = _first_new_start(target / "journal.jsonl", records_before)
         header = json.loads((target / "session.json").read_text(encoding="utf-8"))
         if len(json.loads(shown.stdout)["results"]) != n or load["results"] != n:
@@ -870,7 +832,7 @@ def section_list(
         keep = index > 0
         say(f"list: run {index} of {repeat}" if keep else "list: warm-up")
         for name, command in commands.items():
-            done = _spawn(command, space.env, space.bench.root)
+            done = timing.run_timed(command, space.env, space.bench.root)
             if "--format" in command and len(json.loads(done.stdout)) != n:
                 raise RuntimeError(f"`session list` did not list {n} sessions")
             if keep:
@@ -956,21 +918,6 @@ def _progress(quiet: bool) -> Callable[[str], None]:
     return say
 
 
-def _align(table: Sequence[Sequence[str]], left: set[int]) -> list[str]:
-    """Rows of cells as aligned columns, a rule under the first (the header)."""
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    lines = []
-    for index, row in enumerate(table):
-        cells = [
-            cell.ljust(widths[i]) if i in left else cell.rjust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return lines
-
-
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -1044,7 +991,7 @@ def _flat_table(section: Mapping[str, Any]) -> list[str]:
     return [
         "1. Per-job journaling cost (ms per job: mean over the whole run; "
         "first/last 10 % of its jobs)",
-        *_align(table, {1}),
+        *timing.align(table, {1}),
         "B/job: bytes on disk per job (the journal; for the simulation, the "
         "last state file)",
         *(_verdict_line(t) for t in section["targets"]),
@@ -1064,7 +1011,7 @@ def _timings(rows: Sequence[Mapping[str, Any]]) -> list[str]:
                 row["note"],
             )
         )
-    return _align(table, {0, 5})
+    return timing.align(table, {0, 5})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

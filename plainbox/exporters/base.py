@@ -41,6 +41,27 @@ class Exporter:
                 continue
             self.options[name] = value
 
+    def whole_number_option(self, name: str, default: int, unit: str) -> int:
+        """The value of option ``name`` as a whole number >= 0 (``default`` if unset).
+
+        Checked when the exporter is made, so a bad option fails before a run.
+
+        :raises ExporterError: the value is not a whole number >= 0.
+        """
+        raw = self.options.get(name)
+        if raw is None:
+            return default
+        try:
+            number = int(raw)
+        except ValueError:
+            number = -1
+        if number < 0:
+            raise ExporterError(
+                f"exporter {self.id!r}: {name} must be a whole number of {unit}"
+                f" (0 or more), not {raw!r}"
+            )
+        return number
+
     def export(self, session: SessionView, stream: BinaryIO) -> None:
         """Write the report of ``session`` to ``stream``."""
         raise NotImplementedError

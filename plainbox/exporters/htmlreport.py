@@ -34,7 +34,6 @@ from markupsafe import Markup
 from markupsafe import escape
 
 from plainbox import __version__
-from plainbox.errors import ExporterError
 from plainbox.exporters.base import Exporter
 from plainbox.session.results import FAILING_OUTCOMES
 from plainbox.session.results import JobResult
@@ -538,15 +537,9 @@ class HtmlExporter(Exporter):
 
     def __init__(self, option_list: Sequence[str] = (), strict: bool = True) -> None:
         super().__init__(option_list, strict)
-        value = self.options.get("max-output", str(DEFAULT_MAX_OUTPUT))
-        try:
-            self.max_output = int(value)
-        except ValueError:
-            self.max_output = -1
-        if self.max_output < 0:
-            raise ExporterError(
-                f"exporter 'html': max-output must be a whole number of bytes, not {value!r}"
-            )
+        self.max_output = self.whole_number_option(
+            "max-output", DEFAULT_MAX_OUTPUT, "bytes"
+        )
 
     def export(self, session: SessionView, stream: BinaryIO) -> None:
         for chunk in self._render(session):

@@ -281,15 +281,9 @@ class JunitExporter(Exporter):
                 f"exporter 'junit': group-by must be one of {', '.join(_GROUPINGS)},"
                 f" not {self.group_by!r}"
             )
-        raw = self.options.get("max-output", str(DEFAULT_MAX_OUTPUT))
-        try:
-            self.max_output = int(raw)
-        except ValueError:
-            self.max_output = -1
-        if self.max_output < 0:
-            raise ExporterError(
-                f"exporter 'junit': max-output must be a whole number >= 0, not {raw!r}"
-            )
+        self.max_output = self.whole_number_option(
+            "max-output", DEFAULT_MAX_OUTPUT, "characters"
+        )
 
     def export(self, session: SessionView, stream: BinaryIO) -> None:
         tree = etree.ElementTree(self.build(session))

@@ -73,7 +73,6 @@ from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.writer.excel import ExcelWriter  # type: ignore[import-untyped]
 
 from plainbox import __version__
-from plainbox.errors import ExporterError
 from plainbox.execution.controller import parse_resource_output
 from plainbox.exporters.base import Exporter
 from plainbox.session.results import FAILING_OUTCOMES
@@ -753,18 +752,6 @@ class _Report:
         ExcelWriter(self.book, archive).save()
 
 
-def _whole_number(name: str, value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise ExporterError(
-            f"exporter 'xlsx': {name} must be a whole number of characters, not {value!r}"
-        )
-    return number
-
-
 class XlsxExporter(Exporter):
     """The XLSX report: summary, results, descriptions, logs and resources."""
 
@@ -787,11 +774,11 @@ class XlsxExporter(Exporter):
 
     def __init__(self, option_list: Sequence[str] = (), strict: bool = True) -> None:
         super().__init__(option_list, strict)
-        self.excerpt = _whole_number(
-            "excerpt", self.options.get("excerpt", str(DEFAULT_EXCERPT))
+        self.excerpt = self.whole_number_option(
+            "excerpt", DEFAULT_EXCERPT, "characters"
         )
-        self.log_limit = _whole_number(
-            "log-limit", self.options.get("log-limit", str(DEFAULT_LOG_LIMIT))
+        self.log_limit = self.whole_number_option(
+            "log-limit", DEFAULT_LOG_LIMIT, "characters"
         )
 
     def export(self, session: SessionView, stream: BinaryIO) -> None:

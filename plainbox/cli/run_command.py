@@ -26,7 +26,6 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +63,6 @@ __all__ = [
     "hand_picked_plan",
     "parse_report_spec",
     "run_command",
-    "session_results",
     "write_reports",
 ]
 
@@ -338,10 +336,11 @@ def drive_session(
         _write_reports(reports, manager, interrupted=True)
         write_line(f"Resume with: plainbox session resume {storage.id}")
         raise
-    results = session_results(manager)
-    reporter.print_summary(results)
+    view = SessionView.of(manager)
+    # The summary needs outcomes and comments only, not the output.
+    reporter.print_summary([(entry.job, entry.result) for entry in view.entries])
     write_line()
-    reported = _write_reports(reports, manager)
+    reported = write_reports(reports, view, private_dir=storage.path)
     if setup_error is not None:
         sys.stderr.write(f"plainbox: error: {sanitize(str(setup_error))}\n")
         return 1
@@ -392,15 +391,6 @@ def diffuse_restart(session_id: str) -> None:
             strategy.diffuse(session_id)
         except (PlainboxError, OSError, ValueError) as exc:
             _warn(f"cannot remove automatic resume ({strategy.name}): {exc}")
-
-
-def session_results(manager: SessionManager) -> Results:
-    """The session's jobs and latest results, in run order, with their output."""
-    results = []
-    for entry in SessionView.of(manager).entries:
-        stdout, stderr = entry.output()
-        results.append((entry.job, replace(entry.result, stdout=stdout, stderr=stderr)))
-    return results
 
 
 def _write_reports(

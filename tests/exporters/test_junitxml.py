@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from junitparser import JUnitXml
 from lxml import etree
 
 from plainbox.errors import ExporterError
@@ -772,7 +773,6 @@ def test_expat_reads_the_same_report(make_session: MakeSession, export: Export) 
 def test_junitparser_reads_the_report(
     make_session: MakeSession, export: Export
 ) -> None:
-    junitparser = pytest.importorskip("junitparser", reason="optional second reader")
     view = make_session(
         [
             FakeJob("a"),
@@ -782,7 +782,7 @@ def test_junitparser_reads_the_report(
     )
     export(view)
 
-    report = junitparser.JUnitXml.fromstring(render(view))
+    report = JUnitXml.fromstring(render(view))
 
     suites = list(report)
     assert len(suites) == 1

@@ -50,11 +50,14 @@ root).
 
 Private directory
     Created 0700 (given to the job's user when plainbox is root and the job
-    runs as someone else) and never used for another command: an escaped
-    background process of an earlier job must not be able to write into a
-    later job's directory. What the job left there is listed in
+    runs as someone else). What the job left there is listed in
     ``CommandResult.leftovers`` (for the ``has-leftovers`` warning), then the
-    directory is removed, read-only subdirectories included.
+    directory is removed, read-only subdirectories included. Within a
+    session (:class:`JobDirectories`) a directory the command left empty,
+    still private, with nothing of its process group running, is handed to
+    the next command: nothing tells it from a new one, and it saves the
+    journalled ``mkdir``/``rmdir`` per job that slowed every ``fsync`` of the
+    session journal.
 
 Many jobs
     A session builds its jobs' environments with one
@@ -404,15 +407,16 @@ def run_command(
             private = _make_private_dir(job.user if via_sudo else None)
         workdir = private
     capture = _Capture(on_output, io_log, memory_limit)
+    group = _Group(via_sudo)
     leftovers: tuple[str, ...] = ()
     try:
         return_code, duration, timed_out = _execute(
-            argv, env, workdir, _Group(via_sudo), timeout, capture
+            argv, env, workdir, group, timeout, capture
         )
     finally:
         if private is not None:
             if pool is not None:
-                leftovers = pool.give_back(private)
+                leftovers = pool.give_back(private, reusable=group.empty())
             else:
                 leftovers = _remove_private_dir(private)
     lines = tuple(capture.kept)
@@ -633,6 +637,19 @@ class _Group:
                     check=False,
                 )
 
+    def empty(self) -> bool:
+        """True when no process is left in the group, zombies included (one
+        system call; :meth:`alive` is the thorough, slower question)."""
+        if self.pgid <= 0:
+            return True  # never started
+        try:
+            os.killpg(self.pgid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
     def alive(self) -> bool:
         """True while a member of the group is running (zombies do not count)."""
         try:
@@ -775,19 +792,28 @@ def _drain_after_interruption(streams: dict[int, str], capture: _Capture) -> Non
 class JobDirectories:
     """The private working directories of one session's jobs, made cheaply.
 
-    Every command still gets a directory no command had before, mode 0700,
-    named by a counter inside one private (0700) parent, ``plainbox-jobs-*``
-    in ``root`` (default: the temporary directory), made on first use.
+    Every command gets an empty directory, mode 0700, named by a counter
+    inside one private (0700) parent, ``plainbox-jobs-*`` in ``root``
+    (default: the temporary directory), made on first use.
 
     Making and removing a directory each cost a journalled file-system
     update: 0.05 to 0.1 ms on an idle ext4, milliseconds when other
-    processes keep the journal busy, as ``fsync`` does. Done ``batch`` at a
-    time, the waits for the journal are shared: :meth:`take` makes ``batch``
-    new directories when it has none left, and a directory a command left
-    empty is removed with the next ``batch`` of them, or by :meth:`close`
-    (anything written into it after the command ended, by an escaped
-    background process, goes too). A directory the command left files in is
-    listed and removed at once, by :meth:`give_back`.
+    processes keep the journal busy, as ``fsync`` does -- and the session
+    journal's ``fsync`` then has to commit them too. So directories are
+    reused and made in batches:
+
+    * :meth:`give_back` with ``reusable=True`` (the command's process group
+      is gone) keeps a directory the command left empty, still a 0700
+      directory of ours, for the next :meth:`take`. Nothing can tell it from
+      a new one. (A process that left the group with ``setsid`` and kept the
+      directory as its cwd could write into it later; it could write into
+      any of the parent's directories anyway, as it runs as the same user.)
+    * :meth:`take` hands out a kept directory only if it is still empty
+      and private; otherwise it makes ``batch`` new ones at a time.
+    * A directory left empty but not reusable is removed with the next
+      ``batch`` of them, or by :meth:`close` (anything written into it later,
+      by an escaped background process, goes too). A directory the command
+      left files in is listed and removed at once.
 
     :meth:`close` (or the end of the ``with`` block) removes everything, the
     parent included; the object can be used again afterwards. An object
@@ -812,27 +838,34 @@ class JobDirectories:
         return self._parent
 
     def take(self) -> Path:
-        """A new private directory for a command to run in."""
+        """An empty private directory for a command to run in."""
         while self._spares:
             spare = self._spares.pop()
-            # Still there and still a directory: a job could have removed it.
-            with contextlib.suppress(OSError):
-                if stat.S_ISDIR(spare.lstat().st_mode):
-                    return spare
+            # A job (or an escaped process) could have removed, changed or
+            # filled it since: hand out only what is as good as new.
+            if _is_empty_private_dir(spare):
+                return spare
+            self._empty.append(spare)
         first = self._make()
         with contextlib.suppress(OSError):  # no spares is only slower
             self._spares = [self._make() for _ in range(self._batch - 1)][::-1]
         return first
 
-    def give_back(self, path: Path) -> tuple[str, ...]:
-        """The names of what the command left in ``path`` (sorted); it goes.
+    def give_back(self, path: Path, *, reusable: bool = False) -> tuple[str, ...]:
+        """The names of what the command left in ``path`` (sorted).
 
-        Left empty, it is removed with the next batch, or by :meth:`close`.
+        With files in it, it goes at once. Left empty, it is kept for the next
+        command if ``reusable`` (nothing of the command is running any more)
+        and it is still private; otherwise it is removed with the next batch,
+        or by :meth:`close`.
         """
         names = _listing(path)
         if names:
             _remove_tree(path)
             return tuple(sorted(names))
+        if reusable and _is_private_dir(path):
+            self._spares.append(path)  # the next take() reuses it
+            return ()
         self._empty.append(path)
         if len(self._empty) >= self._batch:
             empty, self._empty = self._empty, []
@@ -883,6 +916,30 @@ class JobDirectories:
         self._finalizer = weakref.finalize(self, _remove_parent, parent)
         self._parent = parent
         return parent
+
+
+def _is_private_dir(path: Path) -> bool:
+    """True when ``path`` is a directory (not a link) of ours, mode 0700."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and stat.S_IMODE(info.st_mode) == stat.S_IRWXU
+        and info.st_uid == os.geteuid()
+    )
+
+
+def _is_empty_private_dir(path: Path) -> bool:
+    """True when ``path`` is an empty directory (not a link) of ours, mode 0700."""
+    if not _is_private_dir(path):
+        return False
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
 
 
 def _remove_parent(path: Path) -> None:

@@ -995,11 +995,10 @@ def cwd_of(result) -> Path:
     return Path(result.stdout.decode().splitlines()[-1])
 
 
-def test_job_directories_give_every_command_a_new_private_directory(directories):
+def test_job_directories_give_every_command_an_empty_private_directory(directories):
     results = [run_in(directories, "stat -c %a .; ls -A; pwd") for _ in range(4)]
 
     places = [cwd_of(result) for result in results]
-    assert len(set(places)) == len(places)
     assert {place.parent for place in places} == {directories.parent}
     assert [result.stdout.decode().splitlines()[:-1] for result in results] == [
         ["700"]
@@ -1008,12 +1007,58 @@ def test_job_directories_give_every_command_a_new_private_directory(directories)
     assert stat.S_IMODE(directories.parent.stat().st_mode) == 0o700
 
 
+def test_job_directories_reuse_a_directory_left_empty_by_a_finished_command(
+    directories,
+):
+    places = [cwd_of(run_in(directories, "pwd")) for _ in range(3)]
+
+    assert len(set(places)) == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "touch left; pwd",  # files left: listed and removed
+        "chmod 755 .; pwd",  # no longer private
+        "(sleep 0.3 >/dev/null 2>&1 &); pwd",  # its process group still runs
+    ],
+    ids=["leftovers", "mode-changed", "group-running"],
+)
+def test_job_directories_do_not_reuse_a_directory_that_is_not_as_new(
+    directories, command
+):
+    first = cwd_of(run_in(directories, command))
+
+    following = run_in(directories, "stat -c %a .; ls -A; pwd")
+
+    assert cwd_of(following) != first
+    assert following.stdout.decode().splitlines()[:-1] == ["700"]
+
+
+def test_job_directories_check_a_kept_directory_again_before_handing_it_out(
+    tmp_path,
+):
+    directories = JobDirectories(tmp_path, batch=2)
+    kept = directories.take()
+    directories.give_back(kept, reusable=True)
+    (kept / "late").write_text("written by an escaped process")
+
+    given = directories.take()
+
+    assert given != kept
+    assert list(given.iterdir()) == []
+    directories.close()
+    assert not kept.exists()
+
+
 @pytest.mark.parametrize("batch", [1, 3])
 def test_job_directories_remove_empty_directories_in_batches_and_at_close(
     tmp_path, batch
 ):
     directories = JobDirectories(tmp_path, batch=batch)
-    places = [cwd_of(run_in(directories, "pwd")) for _ in range(4)]
+    places = [directories.take() for _ in range(4)]
+    for place in places:
+        assert directories.give_back(place) == ()
     parent = directories.parent
     assert parent is not None
 
@@ -1066,9 +1111,10 @@ def test_job_directories_remove_what_an_escaped_process_writes_later(tmp_path):
     following = run_in(directories, "ls -A; pwd")
 
     assert escaped.leftovers == ()
+    assert cwd_of(following) != first
     assert following.stdout.decode().splitlines()[:-1] == []
-    assert not first.exists()
     directories.close()
+    assert not first.exists()
 
 
 def test_job_directories_are_removed_when_never_closed(tmp_path):

@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(validate)
     validate.set_defaults(handler="plainbox.cli.unit_commands:validate_command")
 
+    _add_provider_commands(commands)
+
     listing = commands.add_parser(
         "list",
         help="list units or providers",
@@ -186,7 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: plainbox merge pbox-20261121-101500-3fa2c1 "
         "pbox-20261121-113000-77d0e2 --report html:merged.html",
     )
-    merge.add_argument("session_ids", nargs="+", metavar="SESSION_ID")
+    merge.add_argument(
+        "session_ids",
+        nargs="+",
+        metavar="SESSION_ID",
+        help="the sessions to merge ('plainbox session list' shows their ids)",
+    )
     _add_report(merge, "none; at least one is needed")
     merge.set_defaults(handler="plainbox.cli.report_commands:merge_command")
 
@@ -204,6 +211,87 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(plugins)
     plugins.set_defaults(handler="plainbox.cli.report_commands:plugins_command")
     return parser
+
+
+def _add_provider_commands(commands: Any) -> None:
+    handler = "plainbox.cli.provider_commands:"
+    start = commands.add_parser(
+        "startprovider",
+        help="create a new provider from a working skeleton",
+        description="Create a provider directory: provider.toml, commented "
+        "example jobs (a shell job, a bin/ script reading a data/ file, a "
+        "resource job, a job gated by 'requires', a template), the test plan "
+        "NAMESPACE::smoke listing them, a README and unit tests of the script. "
+        "It validates, tests and runs green as created. Nothing is ever "
+        "overwritten: exits 1 when DIR exists and is not empty, 2 when "
+        "NAMESPACE:NAME is invalid.",
+        epilog="Example: plainbox startprovider com.example:first ./first && "
+        "plainbox provider test ./first",
+    )
+    start.add_argument(
+        "provider_id",
+        metavar="NAMESPACE:NAME",
+        help="the unit namespace, reverse-domain style (dot-separated parts of "
+        "a-z, 0-9, '-'), and the provider name (a-z, 0-9, '-'); "
+        "e.g. com.example:first",
+    )
+    start.add_argument(
+        "directory",
+        nargs="?",
+        metavar="DIR",
+        help="where to create the provider; must not exist or be empty "
+        "(default: ./NAME)",
+    )
+    start.set_defaults(handler=handler + "startprovider_command")
+
+    provider = commands.add_parser(
+        "provider",
+        help="tools for provider authors (see 'plainbox provider test')",
+        description="Tools for writing providers. 'plainbox startprovider' "
+        "creates a new one.",
+        epilog="Example: plainbox provider test ./first",
+    )
+    actions = provider.add_subparsers(dest="action", metavar="ACTION", required=True)
+    test = actions.add_parser(
+        "test",
+        help="check providers before a commit: validation, shellcheck, unit tests",
+        description="For each provider: (1) validate as 'plainbox validate "
+        "--strict' does: errors and warnings fail; (2) run shellcheck on every "
+        "job's and template's command (template parameters replaced by a plain "
+        "word; jinja2 commands with {% %} blocks are skipped with a note) "
+        "and on bin/ files that are shell scripts (*.sh, or a #! line naming "
+        "sh, bash, dash or ksh), reported as 'path:line: level: SCnnnn "
+        "message' at the unit file's line; shellcheck errors and warnings "
+        "fail, info and style findings only with --strict; a '# shellcheck "
+        "disable=SCnnnn' line in a command silences one; without shellcheck "
+        "installed this step is skipped with a note; (3) when tests/ exists, "
+        "run 'python3 -m unittest discover -s tests' in the provider "
+        "directory: failing tests fail. One PASS/FAIL line per provider; exits "
+        "1 when any provider failed, 2 on a usage error.",
+        epilog="Examples: plainbox provider test; plainbox provider test "
+        "./first ./second --strict --timeout 60",
+    )
+    test.add_argument(
+        "providers",
+        nargs="*",
+        metavar="PROVIDER_DIR",
+        help="provider directories (default: the current directory)",
+    )
+    test.add_argument(
+        "--strict",
+        action="store_true",
+        help="shellcheck info and style findings fail too (errors and warnings "
+        "always fail)",
+    )
+    test.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="time limit of each shellcheck process and of each provider's "
+        "unit tests (default 300)",
+    )
+    test.set_defaults(handler=handler + "provider_test_command")
 
 
 def _add_remote_commands(commands: Any) -> None:
@@ -236,7 +324,12 @@ def _add_remote_commands(commands: Any) -> None:
         "--non-interactive; plainbox control ssh://ubuntu@dut:2222 "
         "io.plainbox.tutorial::tutorial --report html:dut.html",
     )
-    control.add_argument("destinations", nargs="+", metavar="DEST")
+    control.add_argument(
+        "destinations",
+        nargs="+",
+        metavar="DEST",
+        help="a device: [user@]host, ssh://[user@]host[:port] or local[:NAME]",
+    )
     control.add_argument(
         "test_plan", metavar="TEST_PLAN_ID", help="the test plan (full or partial id)"
     )
@@ -324,7 +417,9 @@ def _add_session_commands(commands: Any) -> None:
         description="Show a session: metadata and the latest result of each job.",
         epilog="Example: plainbox session show pbox-20261121-101500-3fa2c1",
     )
-    show.add_argument("session_id", metavar="SESSION_ID")
+    show.add_argument(
+        "session_id", metavar="SESSION_ID", help="the session ('session list' ids)"
+    )
     _add_format(show)
     show.set_defaults(handler=handler + "show_command")
 
@@ -371,7 +466,9 @@ def _add_session_commands(commands: Any) -> None:
         epilog="Example: plainbox session export pbox-20261121-101500-3fa2c1 "
         "--report json:results.json",
     )
-    export.add_argument("session_id", metavar="SESSION_ID")
+    export.add_argument(
+        "session_id", metavar="SESSION_ID", help="the session ('session list' ids)"
+    )
     _add_report(export, "none; at least one is needed")
     export.set_defaults(handler=handler + "export_command")
 
@@ -382,7 +479,12 @@ def _add_session_commands(commands: Any) -> None:
         "use by a running plainbox is not removed.",
         epilog="Example: plainbox session remove pbox-20261121-101500-3fa2c1",
     )
-    remove.add_argument("session_ids", nargs="+", metavar="SESSION_ID")
+    remove.add_argument(
+        "session_ids",
+        nargs="+",
+        metavar="SESSION_ID",
+        help="the sessions to delete ('session list' ids)",
+    )
     remove.set_defaults(handler=handler + "remove_command")
 
 

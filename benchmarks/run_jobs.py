@@ -18,6 +18,11 @@ plainbox run
 API
     ``load_catalog`` and ``run_test_plan`` called from Python, timed phase by
     phase: separates the run loop from the command line and report writing.
+plainbox run without fsync (with ``--no-sync``)
+    The same command with ``os.fsync`` and ``os.fdatasync`` replaced by
+    no-ops (a ``sitecustomize`` module on ``PYTHONPATH``): what the per-job
+    durability barrier of the journal costs. For comparison only; plainbox
+    itself has no such mode.
 runner (with ``--runner``)
     ``run_command`` N times on a ``true`` job, with the session helpers a run
     uses (``EnvironmentBuilder``, ``JobDirectories``): the runner alone,
@@ -304,6 +309,27 @@ def outcome_counts(results: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+# Loaded by the child of the --no-sync row: every fsync becomes a no-op.
+_NO_SYNC_SITECUSTOMIZE = """\
+import os
+os.fsync = os.fdatasync = lambda fd: None
+"""
+
+
+def without_sync(bench: BenchProvider) -> BenchProvider:
+    """``bench`` with an environment in which Python children never fsync."""
+    directory = bench.root / "no-sync"
+    directory.mkdir(exist_ok=True)
+    (directory / "sitecustomize.py").write_text(
+        _NO_SYNC_SITECUSTOMIZE, encoding="utf-8"
+    )
+    env = dict(bench.env)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(directory), env.get("PYTHONPATH")])
+    )
+    return BenchProvider(bench.root, bench.provider_dir, bench.jobs, bench.plan_id, env)
+
+
 def time_cli(bench: BenchProvider, report: Path) -> tuple[Run, dict[str, Any]]:
     """``plainbox run PLAN --non-interactive --report json:REPORT``; also the report."""
     report.unlink(missing_ok=True)
@@ -495,6 +521,7 @@ LOOP = "plain loop: subprocess.run(bash -c true)"
 CLI = "plainbox run --report json"
 API = "plainbox API: run_test_plan"
 RUNNER = "plainbox runner: run_command"
+NO_SYNC = "plainbox run, fsync a no-op"
 
 
 def measure(
@@ -504,29 +531,33 @@ def measure(
     warm_up: bool = True,
     say: Callable[[str], None] = lambda text: None,
     runner: bool = False,
+    no_sync: bool = False,
 ) -> list[Row]:
     """Time the loop, ``plainbox run`` and the API ``repeat`` times each, interleaved.
 
-    With ``runner``, the runner alone as well (a fourth row).
+    With ``runner``, the runner alone as well; with ``no_sync``, ``plainbox
+    run`` with fsync made a no-op (rows after the first three, in that order).
     """
     report = bench.root / "report.json"
-    rows = [Row(LOOP, bench.jobs), Row(CLI, bench.jobs), Row(API, bench.jobs)]
+    timers: list[tuple[str, Callable[[], Run]]] = [
+        (LOOP, lambda: time_loop(bench)),
+        (CLI, lambda: time_cli(bench, report)[0]),
+        (API, lambda: time_api(bench)),
+    ]
     if runner:
-        rows.append(Row(RUNNER, bench.jobs))
+        timers.append((RUNNER, lambda: time_runner(bench)))
+    if no_sync:
+        unsynced = without_sync(bench)
+        timers.append((NO_SYNC, lambda: time_cli(unsynced, report)[0]))
+    rows = [Row(name, bench.jobs) for name, _ in timers]
     if warm_up:  # bytecode compiled, files in the page cache; not recorded
         say(f"{bench.jobs} jobs: warm-up")
-        time_loop(bench)
-        time_cli(bench, report)
-        time_api(bench)
-        if runner:
-            time_runner(bench)
+        for _, timer in timers:
+            timer()
     for index in range(repeat):
         say(f"{bench.jobs} jobs: run {index + 1} of {repeat}")
-        rows[0].runs.append(time_loop(bench))
-        rows[1].runs.append(time_cli(bench, report)[0])
-        rows[2].runs.append(time_api(bench))
-        if runner:
-            rows[3].runs.append(time_runner(bench))
+        for row, (_, timer) in zip(rows, timers, strict=True):
+            row.runs.append(timer())
     return rows
 
 
@@ -572,6 +603,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             warm_up=position == 0,
             say=say,
             runner=getattr(args, "runner", False),
+            no_sync=getattr(args, "no_sync", False),
         )
         loop = rows[0].median
         sizes.append({"jobs": jobs, "rows": [row.summary(loop) for row in rows]})
@@ -711,6 +743,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--runner",
         action="store_true",
         help="also time the runner alone (run_command N times, no run loop)",
+    )
+    parser.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="also time plainbox run with fsync made a no-op: what durability costs",
     )
     parser.add_argument(
         "--profile",

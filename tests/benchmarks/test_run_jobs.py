@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from types import ModuleType
 
@@ -97,3 +99,28 @@ def test_job_times_skip_results_without_times(bench):
     }
     assert bench.job_times([iso]) == ([10.0], [10.25])
     assert bench.job_times([{"started_at": None, "started": 3}]) == ([3.0], [None])
+
+
+def test_the_no_sync_row_runs_plainbox_with_fsync_a_no_op(bench, tmp_path):
+    generated = bench.write_provider(tmp_path, JOBS)
+    unsynced = bench.without_sync(generated)
+    probe = "import os; print(os.fsync(0), os.fdatasync(0))"
+    shown = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=unsynced.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.split() == ["None", "None"]
+    run, _ = bench.time_cli(unsynced, tmp_path / "report.json")
+    assert run.outcomes == {"pass": JOBS}
+
+
+def test_main_adds_the_runner_and_no_sync_rows_when_asked(bench, capsys):
+    argv = ["--jobs", str(JOBS), "--repeat", "1", "--json", "--quiet"]
+    assert bench.main([*argv, "--runner", "--no-sync"]) == 0
+    (size,) = json.loads(capsys.readouterr().out)["sizes"]
+    names = [row["name"] for row in size["rows"]]
+    assert names == [bench.LOOP, bench.CLI, bench.API, bench.RUNNER, bench.NO_SYNC]
+    assert size["rows"][-1]["outcomes"] == {"pass": JOBS}

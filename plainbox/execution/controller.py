@@ -10,16 +10,16 @@ a result are not run again (unless asked to be, see ``RunOptions.rerun``).
 
 What a job's plugin means for how it runs and who decides its outcome:
 
-========================  ============================  ==========================
-plugin                    runs its command              outcome decided by
-========================  ============================  ==========================
-shell, attachment         yes                           exit status
-resource                  yes; stdout parsed as records exit status
-user-interact             when the operator is ready    exit status
-manual                    no                            the operator
-user-verify,              yes                           the operator, after seeing
-user-interact-verify                                    the output
-========================  ============================  ==========================
+========================  ==============================  ==========================
+plugin                    runs its command                outcome decided by
+========================  ==============================  ==========================
+shell, attachment         yes                             exit status
+resource                  yes; stdout parsed as records   exit status
+user-interact             when the operator is ready      exit status
+manual                    no                              the operator
+user-verify,              yes                             the operator, after seeing
+user-interact-verify                                      the output
+========================  ==============================  ==========================
 
 Without an operator (``--non-interactive``), the last three rows are skipped.
 """

@@ -345,15 +345,17 @@ class RunnerServer:
         previous runner wrote before a reboot exactly like today's.
         """
         offset = 0
-        partial = b""
         while not connection.closed.is_set():
             ended = self.ended  # read before the file: no record can follow it
             with open(self.journal_path, "rb") as stream:
                 stream.seek(offset)
                 chunk = stream.read()
-            offset += len(chunk)
-            lines = (partial + chunk).split(b"\n")
-            partial = lines.pop()  # a line still being written, or b""
+            # Whole lines only: after the last newline comes a line still
+            # being written, or the journal's preallocated zeros, where the
+            # next records will be written: read from there again next time.
+            complete = chunk.rfind(b"\n") + 1
+            offset += complete
+            lines = chunk[:complete].split(b"\n")
             last = since
             for line in lines:
                 if not line.strip():
@@ -371,7 +373,7 @@ class RunnerServer:
                 ):
                     return
             since = last
-            if ended is not None and not chunk:
+            if ended is not None and not complete:
                 connection.send(
                     {
                         "type": "run-ended",
@@ -381,7 +383,7 @@ class RunnerServer:
                     }
                 )
                 return
-            if not chunk:
+            if not complete:
                 time.sleep(_POLL)
 
     def _fetch(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -6,13 +6,22 @@ including, ``,"crc":``, with the closing brace put back.  The checksum sits at
 the end so that it covers exactly the bytes written: verifying a record never
 depends on serialising it again.
 
-Appending is one ``os.write`` of a whole line, so a process killed at any
-instant leaves whole records; only power loss can leave a torn line, and then
-only the last one.  :func:`read_journal` therefore drops a damaged *last*
-record with a warning and treats damage anywhere before it as corruption.
-Durability is explicit: :meth:`Journal.sync` fsyncs what was appended, and the
-run loop calls it before it starts anything that could take the machine down
-(a job's command, an operator prompt), so several records share one fsync.
+Appending is one write of a whole line, so a process killed at any instant
+leaves whole records; only power loss can leave a torn line, and then only
+the last one.  :func:`read_journal` therefore drops a damaged *last* record
+with a warning and treats damage anywhere before it as corruption.
+
+Durability is explicit: :meth:`Journal.sync` makes what was appended durable,
+and the run loop calls it before it starts anything that could take the
+machine down (a job's command, an operator prompt), so several records share
+one sync.  To make that sync cheap, an open journal is *preallocated* as
+database write-ahead logs are: the file is extended with zeros
+:data:`PREALLOCATE` bytes at a time (then fully fsynced), and records are
+written into that space, so :meth:`Journal.sync` is an ``fdatasync`` that
+flushes data only -- no file-system journal commit for a new file size, which
+halves its cost on ext4.  :meth:`Journal.close` cuts the unused zeros off; a
+journal whose writer was killed keeps them, and readers ignore the zeros at
+the end of a journal.
 """
 
 from __future__ import annotations
@@ -30,7 +39,19 @@ from typing import Any
 from plainbox.errors import CorruptSessionError
 
 
-__all__ = ["Journal", "JournalContents", "Record", "read_first_record", "read_journal"]
+__all__ = [
+    "PREALLOCATE",
+    "Journal",
+    "JournalContents",
+    "Record",
+    "read_first_record",
+    "read_journal",
+]
+
+#: Bytes of zeros an open journal is extended by when its records reach the
+#: end of the file: one full fsync per this many bytes of records (a job's
+#: two records take about 400).
+PREALLOCATE = 128 * 1024
 
 # One encoder for every record: json.dumps would build one per call.
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -125,6 +146,9 @@ def read_journal(path: Path) -> JournalContents:
         return JournalContents()
     except OSError as exc:
         raise CorruptSessionError(f"{path}: cannot read the journal: {exc}") from exc
+    # The preallocated space a writer had not used yet (records never hold a
+    # zero byte: JSON escapes it).
+    raw = raw.rstrip(b"\0")
     contents = JournalContents()
     offset = 0
     lines = raw.split(b"\n")
@@ -177,11 +201,13 @@ class Journal:
         contents = contents if contents is not None else read_journal(path)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            # Cut off a torn tail so new records never follow garbage.
+            # Cut off a torn tail (and old preallocated zeros) so new records
+            # never follow garbage.
             os.ftruncate(self._fd, contents.valid_length)
-            os.lseek(self._fd, contents.valid_length, os.SEEK_SET)
+            self._end = contents.valid_length
+            self._allocated = contents.valid_length
             if contents.needs_newline:
-                os.write(self._fd, b"\n")
+                self._write(b"\n")
         except OSError:
             os.close(self._fd)
             raise
@@ -195,14 +221,36 @@ class Journal:
 
     def append(self, kind: str, data: Mapping[str, Any]) -> Record:
         """Write one record (not yet durable: see :meth:`sync`)."""
-        line = _encode(self._next_seq, kind, data)
-        written = os.write(self._fd, line)
-        while written < len(line):  # only on a full disk or a signal mid-write
-            written += os.write(self._fd, line[written:])
+        self._write(_encode(self._next_seq, kind, data))
         record = Record(self._next_seq, kind, dict(data))
         self._next_seq += 1
         self._dirty = True
         return record
+
+    def _write(self, line: bytes) -> None:
+        if self._end + len(line) > self._allocated:
+            self._preallocate(self._end + len(line))
+        written = os.pwrite(self._fd, line, self._end)
+        while written < len(line):  # only on a full disk or a signal mid-write
+            written += os.pwrite(self._fd, line[written:], self._end + written)
+        self._end += len(line)
+
+    def _preallocate(self, needed: int) -> None:
+        """Extend the file with zeros past ``needed``, durably (size included).
+
+        Real zeros, not ``fallocate``: writing into unwritten extents would
+        change metadata again at every sync.
+        """
+        size = needed + PREALLOCATE
+        zeros = bytes(size - self._allocated)
+        offset = self._allocated
+        while zeros:
+            written = os.pwrite(self._fd, zeros, offset)
+            zeros = zeros[written:]
+            offset += written
+        os.fsync(self._fd)  # also makes every record so far durable
+        self._allocated = size
+        self._dirty = False
 
     def fileno(self) -> int:
         """The open file descriptor (for fsync by a caller that needs it)."""
@@ -211,14 +259,21 @@ class Journal:
     def sync(self) -> None:
         """Make every appended record durable."""
         if self._dirty:
-            os.fsync(self._fd)
+            # The blocks and the file size are durable already: data only.
+            os.fdatasync(self._fd)
             self._dirty = False
 
     def close(self) -> None:
-        """Sync and close; closing twice is harmless."""
+        """Cut off the unused zeros, sync and close; closing twice is harmless."""
         if self._fd >= 0:
             try:
-                self.sync()
+                if self._allocated > self._end:
+                    os.ftruncate(self._fd, self._end)
+                    self._allocated = self._end
+                    self._dirty = True  # the new size must be durable
+                if self._dirty:
+                    os.fsync(self._fd)
+                    self._dirty = False
             finally:
                 os.close(self._fd)
                 self._fd = -1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from plainbox.session.journal import read_journal
 
 
 NAMESPACE = "com.example.remote"
@@ -209,11 +210,12 @@ def device_sessions(state: Path, device: str) -> list[Path]:
 def device_records(state: Path, device: str) -> list[dict[str, object]]:
     records = []
     for session in device_sessions(state, device):
-        journal = session / "journal.jsonl"
-        if journal.exists():
-            for line in journal.read_text().splitlines():
-                if line.strip():
-                    records.append(json.loads(line))
+        # The real reader: a running session's journal ends in preallocated
+        # zeros.
+        for record in read_journal(session / "journal.jsonl").records:
+            records.append(
+                {"seq": record.seq, "kind": record.kind, "data": record.data}
+            )
     return records
 
 

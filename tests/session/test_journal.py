@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import stat
 import subprocess
@@ -18,6 +19,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from plainbox.errors import CorruptSessionError
+from plainbox.session.journal import PREALLOCATE
 from plainbox.session.journal import Journal
 from plainbox.session.journal import Record
 from plainbox.session.journal import read_first_record
@@ -221,12 +223,39 @@ def test_complete_last_record_without_newline_is_kept(tmp_path):
     [
         b"\0",
         b"\0" * 4096,  # a block the file grew by, never written
+        b"\0" * PREALLOCATE,  # what a killed writer had preallocated
+    ],
+    ids=["one-zero", "zero-block", "preallocated"],
+)
+def test_zeros_after_the_last_record_are_unused_space(tmp_path, tail):
+    path = tmp_path / "journal.jsonl"
+    written = write_journal(path, 2)
+    clean = path.read_bytes()
+    path.write_bytes(clean + tail)
+
+    contents = read_journal(path)
+    assert contents.records == written
+    assert contents.warnings == []
+    assert contents.valid_length == len(clean)
+
+    journal = Journal(path, contents)
+    new = journal.append("next", {"ok": True})
+    journal.close()
+    assert path.read_bytes().startswith(clean)
+    assert b"\0" not in path.read_bytes()
+    assert read_journal(path).records == [*written, new]
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
         b"\xff\xfe\x00garbage \x80",
         b'{"seq":3,"kind":"job-finished","data":{"job":"x"',
+        b'{"seq":3,"kind":"job-finished","data":{"job":"x"' + b"\0" * 100,
         b"\n",  # a stray empty line
         b"\r",
     ],
-    ids=["one-zero", "zero-block", "binary", "torn-record", "empty-line", "cr"],
+    ids=["binary", "torn-record", "torn-record-then-zeros", "empty-line", "cr"],
 )
 def test_garbage_after_the_last_record_is_dropped(tmp_path, tail):
     path = tmp_path / "journal.jsonl"
@@ -248,17 +277,23 @@ def test_garbage_after_the_last_record_is_dropped(tmp_path, tail):
     assert read_journal(path).records == [*written, new]
 
 
-def test_last_record_glued_to_zeros_is_dropped(tmp_path):
-    # Power loss after the record's newline was lost: the record was never
-    # synced (its newline came with it), so dropping it loses nothing durable.
+def test_last_record_whose_newline_is_zero_is_kept(tmp_path):
+    # Power loss with the record's last byte lost to a preallocated zero: the
+    # record itself verifies, so it is kept, and the next one starts on a new
+    # line.
     path = tmp_path / "journal.jsonl"
     written = write_journal(path, 2)
     path.write_bytes(path.read_bytes()[:-1] + b"\0" * 100)
 
     contents = read_journal(path)
-    assert contents.records == written[:1]
-    (warning,) = contents.warnings
-    assert warning.startswith(f"{path}:2: ")
+    assert contents.records == written
+    assert contents.warnings == []
+    assert contents.needs_newline
+
+    journal = Journal(path, contents)
+    new = journal.append("next", {"ok": True})
+    journal.close()
+    assert read_journal(path).records == [*written, new]
 
 
 # -- corruption ----------------------------------------------------------------
@@ -482,3 +517,55 @@ def test_appended_records_are_visible_to_another_process_before_sync(tmp_path):
         [1, "session-started", {"created": 1.0}],
         [2, "job-started", {"job": "a", "started": 2.0}],
     ]
+
+
+# -- preallocation ---------------------------------------------------------------
+
+
+def test_an_open_journal_is_preallocated_and_readable_as_it_is(tmp_path):
+    # What a reader sees of a journal whose writer is running, or was killed.
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    written = [journal.append("step", {"n": n}) for n in range(3)]
+    journal.sync()
+
+    raw = path.read_bytes()
+    assert len(raw) > PREALLOCATE
+    records_end = raw.index(b"\0")
+    assert raw[records_end:] == bytes(len(raw) - records_end)
+    assert read_journal(path).records == written
+    assert read_first_record(path) == written[0]
+
+    journal.close()
+    assert path.read_bytes() == raw[:records_end]
+
+
+def test_records_go_on_past_the_preallocated_space(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    filler = "x" * 1000
+    written = [
+        journal.append("step", {"n": n, "filler": filler})
+        for n in range(2 * PREALLOCATE // 1000)
+    ]
+    journal.close()
+
+    assert read_journal(path).records == written
+    assert b"\0" not in path.read_bytes()
+
+
+def test_sync_flushes_data_only_once_the_space_is_allocated(tmp_path, monkeypatch):
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    journal.append("first", {})  # allocates: one full fsync
+    calls: list[str] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append("fsync"))
+    monkeypatch.setattr(os, "fdatasync", lambda fd: calls.append("fdatasync"))
+
+    journal.append("second", {})
+    journal.sync()
+    journal.sync()  # nothing new: nothing to do
+
+    assert calls == ["fdatasync"]
+    monkeypatch.undo()
+    journal.close()

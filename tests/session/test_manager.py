@@ -505,15 +505,19 @@ def test_checkpoint_fsyncs_the_journal(
 ) -> None:
     manager.state.update_job_result(alpha, passed(alpha))
     synced: list[Path] = []
-    real_fsync = os.fsync
 
-    def recording_fsync(fd: int) -> None:
-        # Durability cannot be observed without pulling the plug, so record
-        # which files were fsynced (and still fsync them for real).
-        synced.append(Path(f"/proc/self/fd/{fd}").readlink())
-        real_fsync(fd)
+    def recording(real: Callable[[int], None]) -> Callable[[int], None]:
+        def sync(fd: int) -> None:
+            # Durability cannot be observed without pulling the plug, so
+            # record which files were synced (and still sync them for real).
+            synced.append(Path(f"/proc/self/fd/{fd}").readlink())
+            real(fd)
 
-    monkeypatch.setattr(os, "fsync", recording_fsync)
+        return sync
+
+    # The journal's space is preallocated: its records need only fdatasync.
+    monkeypatch.setattr(os, "fsync", recording(os.fsync))
+    monkeypatch.setattr(os, "fdatasync", recording(os.fdatasync))
     manager.checkpoint()
     session_dir = manager.storage.path.resolve()
     assert session_dir / "journal.jsonl" in synced

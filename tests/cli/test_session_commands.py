@@ -230,7 +230,9 @@ def session_dir(session_id: str) -> Path:
 
 
 def journal_bytes(session_id: str) -> bytes:
-    return (session_dir(session_id) / "journal.jsonl").read_bytes()
+    """The journal's records: without the zeros a killed writer preallocated
+    (opening the journal again cuts those off)."""
+    return (session_dir(session_id) / "journal.jsonl").read_bytes().rstrip(b"\0")
 
 
 def listing(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ __all__ = [
     "check_references",
     "check_test_plan_references",
     "instance_id_pattern",
+    "literal_prefix",
 ]
 
 _PLACEHOLDERS = re.compile(r"(\{%.*?%\}|\{\{.*?\}\}|\{[^{}]*\})", re.DOTALL)
@@ -146,7 +147,7 @@ class ReferenceIndex:
         hit = self._regex_hits.get(source)
         if hit is None:
             # Only ids starting with the pattern's literal prefix can match.
-            prefix = _literal_prefix(qualifier)
+            prefix = literal_prefix(qualifier)
             ids = self._selectable
             first = bisect.bisect_left(ids, prefix)
             last = bisect.bisect_left(ids, prefix + "\U0010ffff", first)
@@ -155,7 +156,7 @@ class ReferenceIndex:
         return hit
 
 
-def _literal_prefix(qualifier: Qualifier) -> str:
+def literal_prefix(qualifier: Qualifier) -> str:
     """Text every id a regex qualifier matches must start with."""
     text = qualifier.text
     # An unqualified pattern is matched after its plan's literal namespace.

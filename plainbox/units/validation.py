@@ -6,7 +6,9 @@
 * :func:`plainbox.units.checks.check_unit` for every unit, alone;
 * cross-unit checks, with every unit of the catalog as context: duplicate
   ids, references (:mod:`plainbox.units.references`), template instances
-  made from placeholder values, and test-plan resolution and selections.
+  made from placeholder values, and test-plan resolution and selections
+  (including templates selected without their resource job in the
+  bootstrap phase, which would make no jobs).
 
 Only problems located in the target providers are reported, so validating
 one provider against a full catalog says nothing about the others.
@@ -23,6 +25,8 @@ from collections.abc import Collection
 from collections.abc import Iterable
 
 from plainbox.errors import UnitError
+from plainbox.units.bootstrapping import BootstrapIndex
+from plainbox.units.bootstrapping import unbootstrapped_templates
 from plainbox.units.catalog import Catalog
 from plainbox.units.checks import check_unit
 from plainbox.units.fields import fields_of
@@ -63,6 +67,7 @@ def validate(
         if in_target(unit.origin.path)
     ]
     problems.extend(_duplicate_ids(catalog.units, in_target))
+    bootstraps = BootstrapIndex(index)
     for unit in units:
         own = check_unit(unit)
         problems.extend(own)
@@ -72,6 +77,7 @@ def validate(
         elif isinstance(unit, TestPlan):
             problems.extend(_nested_part_problems(unit, index, in_target))
             problems.extend(check_test_plan_references(unit, index))
+            problems.extend(unbootstrapped_templates(unit, bootstraps))
     unique = dict.fromkeys(problems)
     return sorted(unique, key=lambda p: (p.origin.path, p.origin.line))
 

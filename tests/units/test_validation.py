@@ -417,9 +417,12 @@ CLEAN = [
     ("template-filter", U + "template-filter: res.name == 'sda'\n"),
     ("template-index", TMPL.replace("t_{name}", "t_{__index__}")),
     ("template-jinja", U.replace("{name}", "{{ name }}") + "template-engine: jinja2\n"),
-    ("plan-template-id", plan("include:\n t_name\n t_.*\n sh\n")),
-    ("plan-instance-id", plan("include: t_sda\n")),
-    ("plan-regex", plan("include: .*\nexclude: m.*\n")),
+    (
+        "plan-template-id",
+        plan("include:\n t_name\n t_.*\n sh\nbootstrap_include: res\n"),
+    ),
+    ("plan-instance-id", plan("include: t_sda\nbootstrap_include: res\n")),
+    ("plan-regex", plan("include: .*\nexclude: m.*\nbootstrap_include: res\n")),
     ("plan-cross-namespace", plan("include: com.canonical.plainbox::manifest\n")),
     (
         "plan-bootstrap",
@@ -454,6 +457,116 @@ def test_a_clean_provider_gives_no_problems(validated) -> None:
 def test_bundled_and_builtin_providers_are_clean() -> None:
     catalog = load_catalog([], builtin_dir=BUILTIN_PROVIDER_DIR)
     assert serious(validate(catalog)) == []
+
+
+PL = BASE_LINES + 4  # the line of the first field after plan()'s header
+Q = "\nunit: test plan\nid: q\n_name: Q\n"  # another plan, after plan(...)
+NEEDS_RES = job("requires: res.a == 'b'\n", "needs-res") + "\n"  # 6 lines
+DEPENDS_RES = job("depends: res\n", "after-res") + "\n"  # 6 lines
+SETUP_RES = SETUP.replace("id: su", "id: su2").replace(
+    "_summary: U\n", "_summary: U\nrequires: res.a == 'b'\n"
+)  # 7 lines
+# (id, units after BASE, [(line, field) of each "selects template" warning])
+TEMPLATE_BOOTSTRAP = [
+    ("bootstrapped", plan("include: t_name\nbootstrap_include: res\n"), []),
+    ("not-bootstrapped", plan("include:\n sh\n t_name\n"), [(PL + 2, "include")]),
+    ("pattern-template-id", plan("include: t_.*\n"), [(PL, "include")]),
+    ("pattern-any", plan("include: sh\n  .*\n"), [(PL + 1, "include")]),
+    ("instance-id", plan("include: t_sda\n"), [(PL, "include")]),
+    (
+        "mandatory",
+        plan("include: sh\nmandatory_include: t_name\n"),
+        [(PL + 1, "mandatory_include")],
+    ),
+    (
+        "resource-only-in-include",
+        plan("include:\n res\n t_name\n"),
+        [(PL + 2, "include")],
+    ),
+    ("pattern-not-template", plan("include: s.*\n"), []),
+    (
+        "nested-part-bootstraps",
+        plan("include: t_name\nnested_part: q\n")
+        + Q
+        + "include: sh\nbootstrap_include: res\n",
+        [],
+    ),
+    (
+        "nested-part-selects",  # reported once, on the part's own line
+        plan("include: sh\nnested_part: q\n") + Q + "include: t_name\n",
+        [(PL + 6, "include")],
+    ),
+    (
+        "another-plan-bootstraps",
+        plan("include: t_name\n") + Q + "include: sh\nbootstrap_include: res\n",
+        [(PL, "include")],
+    ),
+    (
+        "bootstrap-requires",
+        NEEDS_RES + plan("include: t_name\nbootstrap_include: needs-res\n"),
+        [],
+    ),
+    (
+        "bootstrap-depends",
+        DEPENDS_RES + plan("include: t_name\nbootstrap_include: after-res\n"),
+        [],
+    ),
+    (
+        "setup-requires",
+        SETUP_RES + plan("include: t_name\nsetup_include: su2\n"),
+        [],
+    ),
+    (
+        "bootstrap-pull-excluded",
+        NEEDS_RES
+        + plan("include: t_name\nbootstrap_include: needs-res\nexclude: res\n"),
+        [(PL + 6, "include")],
+    ),
+    ("template-excluded", plan("include: .*\nexclude: t_name\n"), []),
+    (
+        "mandatory-not-excluded",
+        plan("include: sh\nmandatory_include: t_name\nexclude: t_name\n"),
+        [(PL + 1, "mandatory_include")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("units", "expected"),
+    [pytest.param(row[1], row[2], id=row[0]) for row in TEMPLATE_BOOTSTRAP],
+)
+def test_template_without_bootstrap(
+    validated, units: str, expected: list[tuple[int, str]]
+) -> None:
+    path, problems = validated(BASE + units)
+    found = [p for p in problems if "selects template" in p.message]
+    assert [(p.origin.path, p.origin.line, p.field) for p in found] == [
+        (str(path), line, name) for line, name in expected
+    ]
+    assert all(p.severity is WARNING for p in found)
+    others = [str(p) for p in problems if p not in found]
+    assert others == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        pytest.param("", "is not in bootstrap_include", id="missing"),
+        pytest.param(
+            "bootstrap_include: res\nexclude: res\n",
+            "is excluded from the bootstrap phase",
+            id="excluded",
+        ),
+    ],
+)
+def test_template_without_bootstrap_message(validated, extra: str, why: str) -> None:
+    path, problems = validated(BASE + plan("include: t_name\n" + extra))
+    assert [str(p) for p in problems] == [
+        f"{path}:{PL}: warning: test plan 'com.example::p' selects template "
+        f"'com.example::t_name', but its resource job 'com.example::res' {why}: "
+        "the template makes no jobs"
+    ]
+    assert problems[0].unit_id == "com.example::p"
 
 
 def test_load_problems_are_included(validated) -> None:
@@ -591,7 +704,10 @@ def test_many_units_validate_quickly(tmp_path: Path) -> None:
         chunks.append(T.replace("t_{name}", f"t{n}_{{name}}") + f"depends: j{n}\n\n")
         chunks.append(f"unit: category\nid: c{n}\n_name: C\n\n")
         chunks.append(
-            plan(f"include:\n j{n}\n t{n}_.*\n").replace("id: p", f"id: p{n}") + "\n"
+            plan(f"include:\n j{n}\n t{n}_.*\nbootstrap_include: res\n").replace(
+                "id: p", f"id: p{n}"
+            )
+            + "\n"
         )
     write_provider(tmp_path / "big", "".join(chunks))
     start = time.perf_counter()

@@ -10,6 +10,7 @@ from pathlib import Path
 from plainbox.cli.common import catalog_from_args
 from plainbox.cli.run_command import RunSpec
 from plainbox.cli.run_command import parse_report_spec
+from plainbox.cli.run_command import resolve_reports
 from plainbox.cli.run_command import write_reports
 from plainbox.cli.terminal import write_line
 from plainbox.errors import UsageError
@@ -60,6 +61,7 @@ def control_command(args: argparse.Namespace) -> int:
             f"{', '.join(clashing) or CONTROLLER_CONTEXT}"
         )
     catalog = catalog_from_args(args)
+    reports = resolve_reports(reports, catalog.exporters)
     plan = catalog.resolve(args.test_plan, TestPlan)
     interactive = not args.non_interactive and sys.stdin.isatty()
     spec = RunSpec(
@@ -117,6 +119,9 @@ def control_command(args: argparse.Namespace) -> int:
             )
         targets = reports or [("json", manager.storage.path / "report.json")]
         reported = write_reports(
-            targets, SessionView.of(manager), private_dir=manager.storage.path
+            targets,
+            SessionView.of(manager),
+            private_dir=manager.storage.path,
+            exporter_units=catalog.exporters,
         )
     return 1 if failed or not reported else 0

@@ -9,6 +9,7 @@ from typing import Any
 
 from plainbox.cli.common import print_json
 from plainbox.cli.run_command import parse_report_spec
+from plainbox.cli.run_command import resolve_reports
 from plainbox.cli.run_command import write_reports
 from plainbox.cli.terminal import sanitize
 from plainbox.cli.terminal import write_line
@@ -23,6 +24,7 @@ __all__ = ["merge_command", "plugins_command"]
 def merge_command(args: argparse.Namespace) -> int:
     """Write one report of several sessions (devices, or a run and its rerun)."""
     from plainbox.cli.session_commands import open_session
+    from plainbox.cli.session_commands import report_exporter_units
 
     if not args.report:
         raise UsageError("give at least one --report FORMAT:PATH")
@@ -30,15 +32,19 @@ def merge_command(args: argparse.Namespace) -> int:
         raise UsageError("a session is named twice")
     reports = [parse_report_spec(spec) for spec in args.report]
     views = []
+    catalogs = []
     for session_id in args.session_ids:
-        manager, _, _ = open_session(args, session_id, read_only=True)
+        manager, _, prepared = open_session(args, session_id, read_only=True)
         views.append(SessionView.of(manager))
+        catalogs.append(prepared.catalog)
+    units = report_exporter_units(args, reports, catalogs)
+    reports = resolve_reports(reports, units)
     merged = merge_views(views)
     write_line(
         f"Merged {len(views)} sessions: {len(merged.entries)} results from "
         f"{len(merged.devices)} device(s)"
     )
-    return 0 if write_reports(reports, merged) else 1
+    return 0 if write_reports(reports, merged, exporter_units=units) else 1
 
 
 def _origin(plugin: object) -> str:

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Any
+from typing import TypeVar
 
 from plainbox.cli.common import catalog_from_args
 from plainbox.cli.launcher import Launcher
@@ -52,6 +54,7 @@ from plainbox.session.state import SessionState
 from plainbox.session.view import SessionView
 from plainbox.units.catalog import Catalog
 from plainbox.units.loader import unit_from_fields
+from plainbox.units.model import ExporterUnit
 from plainbox.units.model import JobDefinition
 from plainbox.units.model import TestPlan
 from plainbox.units.problems import Origin
@@ -59,9 +62,12 @@ from plainbox.units.problems import Origin
 
 __all__ = [
     "RunSpec",
+    "check_stored_reports",
     "drive_session",
     "hand_picked_plan",
+    "needs_exporter_units",
     "parse_report_spec",
+    "resolve_reports",
     "run_command",
     "write_reports",
 ]
@@ -70,24 +76,132 @@ Results = Sequence[tuple[JobDefinition, JobResult]]
 HAND_PICKED_NAMESPACE = "io.plainbox.cli"
 HAND_PICKED_TITLE = "Hand-picked jobs"
 _COMMAND_LINE = Origin("command line")
+P = TypeVar("P")
+
+
+def _split_report_spec(spec: str) -> tuple[str, str] | None:
+    """``FORMAT`` and ``PATH`` of ``FORMAT:PATH``, or None without a separator.
+
+    Unit ids contain ``::`` but never a lone colon, so FORMAT ends at the
+    first colon that is not one of a ``::`` pair; PATH may hold colons.  In
+    a longer run of colons (``json:::x``) the first one separates.
+    """
+    for run in re.finditer(r":+", spec):
+        if len(run.group()) != 2:
+            return spec[: run.start()], spec[run.start() + 1 :]
+    return None
+
+
+def _is_plain_format(fmt: str) -> bool:
+    """Whether FORMAT is a plugin's or a legacy id, known without providers."""
+    from plainbox.exporters.registry import exporter_map
+
+    return "::" not in fmt and fmt in exporter_map()
 
 
 def parse_report_spec(spec: str) -> tuple[str, Path]:
-    """Split ``FORMAT:PATH``; FORMAT is an exporter id (``plainbox plugins``).
+    """Split ``FORMAT:PATH``: FORMAT is an exporter id or an exporter unit's id.
 
-    :raises UsageError: no colon, or no exporter has that id.
+    Only the form is checked here, before providers are loaded: a FORMAT
+    that is no plugin's id may name an exporter unit, which
+    :func:`resolve_reports` checks once they are.
+
+    :raises UsageError: no FORMAT, no colon after it, or no PATH.
     """
+    parts = _split_report_spec(spec)
+    if parts is None or not parts[0] or not parts[1]:
+        raise UsageError(f"--report expects FORMAT:PATH, got {spec!r}")
+    return parts[0], Path(parts[1])
+
+
+def needs_exporter_units(reports: Sequence[tuple[str, object]]) -> bool:
+    """Whether a FORMAT may name an exporter unit, so providers must be loaded."""
+    return not all(_is_plain_format(fmt) for fmt, _ in reports)
+
+
+def _resolve_format(fmt: str, units: Sequence[ExporterUnit]) -> ExporterUnit | None:
+    """The exporter unit FORMAT names; None for a plugin's or legacy id."""
+    from plainbox.exporters.registry import exporter_map
+    from plainbox.exporters.registry import find_exporter_unit
+
+    if _is_plain_format(fmt):
+        return None
+    known = exporter_map(units)
+    plain = sorted(name for name in known if "::" not in name)
+    try:
+        unit = find_exporter_unit(fmt, units)
+    except LookupError as exc:
+        raise UsageError(f"report format {exc}") from None
+    if unit is None:
+        names = [*plain, *sorted(name for name in known if "::" in name)]
+        raise UsageError(f"unknown report format {fmt!r} (known: {', '.join(names)})")
+    if unit.id not in known:
+        raise UsageError(
+            f"report format {unit.id!r}: its entry_point {unit.entry_point!r} "
+            f"names no exporter (known: {', '.join(plain)})"
+        )
+    return unit
+
+
+def resolve_reports(
+    reports: Sequence[tuple[str, P]],
+    units: Sequence[ExporterUnit],
+    *,
+    warn: bool = True,
+) -> list[tuple[str, P]]:
+    """``reports`` with each FORMAT checked against the loaded exporter units.
+
+    A plugin's or legacy id stays as it is (it wins over a unit of the same
+    partial id); any other FORMAT must name an exporter unit, by full id or
+    by an unambiguous partial id, and becomes that unit's full id (as such
+    it is journaled, so a resume finds the same unit).  Options of a unit
+    that its exporter does not understand are warned about (when ``warn``)
+    and ignored; a bad option value is an error before anything runs.
+
+    :raises UsageError: a FORMAT names no exporter, or several units, or
+        a unit's option has a bad value.
+    """
+    from plainbox.errors import ExporterError
+    from plainbox.exporters.registry import create_exporter
     from plainbox.exporters.registry import exporter_map
 
-    fmt, colon, path = spec.partition(":")
-    if not colon or not path:
-        raise UsageError(f"--report expects FORMAT:PATH, got {spec!r}")
-    known = exporter_map()
-    if fmt not in known:
-        raise UsageError(
-            f"unknown report format {fmt!r} (known: {', '.join(sorted(known))})"
-        )
-    return fmt, Path(path)
+    resolved: list[tuple[str, P]] = []
+    for fmt, path in reports:
+        unit = _resolve_format(fmt, units)
+        if unit is None:
+            resolved.append((fmt, path))
+            continue
+        if unit.options:
+            try:
+                create_exporter(
+                    exporter_map([unit]),
+                    unit.id,
+                    units=[unit],
+                    warn=_warn if warn else None,
+                )
+            except ExporterError as exc:
+                raise UsageError(f"report format {unit.id!r}: {exc}") from None
+        resolved.append((unit.id, path))
+    return resolved
+
+
+def check_stored_reports(
+    reports: Sequence[tuple[str, str]], units: Sequence[ExporterUnit]
+) -> None:
+    """Warn about reports a session was started with that cannot be written now.
+
+    Their exporter unit may be gone with its provider.  The session goes
+    on and that report fails at the end; ``--report`` asks for others, and
+    ``plainbox session export`` can write it later.
+    """
+    for fmt, path in reports:
+        try:
+            resolve_reports([(fmt, path)], units)
+        except UsageError as exc:
+            _warn(
+                f"the session was started with --report {fmt}:{path}, which "
+                f"cannot be written now: {exc}"
+            )
 
 
 def _warn(message: str) -> None:
@@ -237,6 +351,7 @@ def run_command(args: argparse.Namespace) -> int:
     # -P providers are global options: keep them (absolute) for a resume.
     spec.providers = [str(Path(p).absolute()) for p in args.provider]
     prepared = _prepare(spec, _without_providers(args))
+    spec.reports = resolve_reports(spec.reports, prepared.catalog.exporters)
     state = SessionState(prepared.catalog.units)
     state.metadata.title = prepared.title
     state.metadata.test_plan = prepared.plan.id if prepared.real_plan else None
@@ -258,9 +373,16 @@ def _rerun_failed(args: argparse.Namespace) -> int:
 
     if args.targets or args.launcher:
         raise UsageError("--rerun-failed takes no test plan, patterns or launcher")
+    reports = _spec_from_args(args).reports if args.report else None
     manager, spec, prepared = open_session(args, args.rerun_failed)
     with manager:
         from plainbox.session.resume import rerun_candidates
+
+        units = prepared.catalog.exporters
+        if reports is not None:
+            spec.reports = resolve_reports(reports, units)
+        else:
+            check_stored_reports(spec.reports, units)
 
         rerun = rerun_candidates(manager.state)
         if not rerun:
@@ -268,8 +390,6 @@ def _rerun_failed(args: argparse.Namespace) -> int:
                 f"Session {manager.storage.id}: nothing failed; nothing to rerun"
             )
             return 0
-        if args.report:
-            spec.reports = _spec_from_args(args).reports
         if args.non_interactive:
             spec.non_interactive = True
         flags = manager.state.metadata.flags | {"incomplete"}
@@ -297,6 +417,7 @@ def drive_session(
     reports = [(fmt, Path(path)) for fmt, path in spec.reports] or [
         ("json", storage.path / "report.json")
     ]
+    units = prepared.catalog.exporters
     interactive = _interactive(spec, prepared.launcher)
     launcher = prepared.launcher
     reporter = ProgressReporter(sys.stdout)
@@ -333,14 +454,16 @@ def drive_session(
     except KeyboardInterrupt:
         # Keep what ran: reports of an interrupted run are still worth having.
         manager.checkpoint()
-        _write_reports(reports, manager, interrupted=True)
+        _write_reports(reports, manager, units, interrupted=True)
         write_line(f"Resume with: plainbox session resume {storage.id}")
         raise
     view = SessionView.of(manager)
     # The summary needs outcomes and comments only, not the output.
     reporter.print_summary([(entry.job, entry.result) for entry in view.entries])
     write_line()
-    reported = write_reports(reports, view, private_dir=storage.path)
+    reported = write_reports(
+        reports, view, private_dir=storage.path, exporter_units=units
+    )
     if setup_error is not None:
         sys.stderr.write(f"plainbox: error: {sanitize(str(setup_error))}\n")
         return 1
@@ -396,6 +519,7 @@ def diffuse_restart(session_id: str) -> None:
 def _write_reports(
     reports: Sequence[tuple[str, Path]],
     manager: SessionManager,
+    units: Sequence[ExporterUnit],
     interrupted: bool = False,
 ) -> bool:
     return write_reports(
@@ -403,6 +527,7 @@ def _write_reports(
         SessionView.of(manager),
         private_dir=manager.storage.path,
         interrupted=interrupted,
+        exporter_units=units,
     )
 
 
@@ -412,24 +537,28 @@ def write_reports(
     *,
     private_dir: Path | None = None,
     interrupted: bool = False,
+    exporter_units: Sequence[ExporterUnit] = (),
 ) -> bool:
     """Write each report of ``view``; False if an exporter failed.
 
-    Each report is written to a temporary file renamed into place, so a
-    failing exporter leaves no half-written file (and never touches the
-    session); the others are still written.  Reports inside ``private_dir``
-    (the session's directory) are made 0600 like the rest of it.
+    A FORMAT is an exporter id or the full id of one of ``exporter_units``
+    (see :func:`resolve_reports`), whose exporter is made with the unit's
+    ``options``.  Each report is written to a temporary file renamed into
+    place, so a failing exporter leaves no half-written file (and never
+    touches the session); the others are still written.  Reports inside
+    ``private_dir`` (the session's directory) are made 0600 like the rest
+    of it.
     """
     from plainbox.exporters.registry import create_exporter
     from plainbox.exporters.registry import exporter_map
 
-    known = exporter_map()
+    known = exporter_map(exporter_units)
     ok = True
     for fmt, path in reports:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.partial")
         try:
-            exporter = create_exporter(known, fmt)
+            exporter = create_exporter(known, fmt, units=exporter_units)
             with partial.open("wb") as stream:
                 exporter.export(view, stream)
             if private_dir is not None and path.parent == private_dir:
@@ -451,10 +580,12 @@ def write_reports(
 
 
 def write_session_reports(
-    reports: Sequence[tuple[str, Path]], manager: SessionManager
+    reports: Sequence[tuple[str, Path]],
+    manager: SessionManager,
+    units: Sequence[ExporterUnit] = (),
 ) -> bool:
     """Write reports of a session (``plainbox session export``); False on failure."""
-    return _write_reports(reports, manager)
+    return _write_reports(reports, manager, units)
 
 
 def _live_output(job: JobDefinition, line: OutputLine) -> None:

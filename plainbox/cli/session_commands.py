@@ -6,17 +6,21 @@ import argparse
 import contextlib
 import datetime
 import sys
+from collections.abc import Sequence
 from typing import Any
 
+from plainbox.cli.common import catalog_from_args
 from plainbox.cli.common import print_json
 from plainbox.cli.run_command import RunSpec
 from plainbox.cli.run_command import _prepare
 from plainbox.cli.run_command import _Prepared
-from plainbox.cli.run_command import _spec_from_args
 from plainbox.cli.run_command import _without_providers
+from plainbox.cli.run_command import check_stored_reports
 from plainbox.cli.run_command import diffuse_restart
 from plainbox.cli.run_command import drive_session
+from plainbox.cli.run_command import needs_exporter_units
 from plainbox.cli.run_command import parse_report_spec
+from plainbox.cli.run_command import resolve_reports
 from plainbox.cli.run_command import write_session_reports
 from plainbox.cli.terminal import sanitize
 from plainbox.cli.terminal import write_line
@@ -35,6 +39,8 @@ from plainbox.session.resume import settle_interrupted_job
 from plainbox.session.state import FLAG_INCOMPLETE
 from plainbox.session.storage import SessionStorage
 from plainbox.session.storage import SessionStorageRepository
+from plainbox.units.catalog import Catalog
+from plainbox.units.model import ExporterUnit
 from plainbox.units.model import JobDefinition
 
 
@@ -43,6 +49,7 @@ __all__ = [
     "list_command",
     "open_session",
     "remove_command",
+    "report_exporter_units",
     "resume_command",
     "show_command",
 ]
@@ -250,8 +257,17 @@ def resume_command(args: argparse.Namespace) -> int:
         args.accept_changed = True
     session_id = args.session_id or _newest_incomplete()
     _storage(session_id)  # an unknown id is a usage error before anything else
+    reports = [parse_report_spec(spec) for spec in args.report]
     manager, spec, prepared = open_session(args, session_id)
     with manager:
+        units = prepared.catalog.exporters
+        if reports:
+            spec.reports = [
+                (fmt, str(path.absolute()))
+                for fmt, path in resolve_reports(reports, units)
+            ]
+        else:
+            check_stored_reports(spec.reports, units)
         # Only once the session is ours (locked): a resume refused because
         # the session is in use must not undo the automatic resume that its
         # running process primed before a reboot.
@@ -260,17 +276,6 @@ def resume_command(args: argparse.Namespace) -> int:
         if FLAG_INCOMPLETE not in state.metadata.flags:
             write_line(f"Session {session_id} is finished; nothing to resume.")
             return 1 if state.failed else 0
-        if args.report:
-            spec.reports = _spec_from_args(
-                argparse.Namespace(
-                    report=args.report,
-                    job_timeout=None,
-                    targets=[],
-                    launcher=None,
-                    title=None,
-                    non_interactive=args.non_interactive,
-                )
-            ).reports
         if args.non_interactive:
             spec.non_interactive = True
         interactive = not spec.non_interactive and sys.stdin.isatty()
@@ -313,8 +318,32 @@ def export_command(args: argparse.Namespace) -> int:
     if not args.report:
         raise UsageError("give at least one --report FORMAT:PATH")
     reports = [parse_report_spec(spec) for spec in args.report]
-    manager, _, _ = open_session(args, args.session_id, read_only=True)
-    return 0 if write_session_reports(reports, manager) else 1
+    manager, _, prepared = open_session(args, args.session_id, read_only=True)
+    units = report_exporter_units(args, reports, [prepared.catalog])
+    reports = resolve_reports(reports, units)
+    return 0 if write_session_reports(reports, manager, units) else 1
+
+
+def report_exporter_units(
+    args: argparse.Namespace,
+    reports: Sequence[tuple[str, object]],
+    catalogs: Sequence[Catalog],
+) -> list[ExporterUnit]:
+    """Exporter units ``--report`` may name when writing reports of sessions.
+
+    The sessions' own catalogs hold the built-in provider, the search path
+    and the providers each session was started with.  When a FORMAT may
+    name an exporter unit and ``-P`` is given, its providers are loaded
+    too, as ``plainbox run`` would load them.
+    """
+    catalogs = list(catalogs)
+    if args.provider and needs_exporter_units(reports):
+        catalogs.append(catalog_from_args(args))
+    units: dict[str, ExporterUnit] = {}
+    for catalog in catalogs:
+        for unit in catalog.exporters:
+            units.setdefault(unit.id, unit)
+    return list(units.values())
 
 
 def remove_command(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,8 @@ __all__ = [
     "create_exporter",
     "exporter_classes",
     "exporter_map",
+    "find_exporter_unit",
+    "split_unit_options",
 ]
 
 #: Short ids older tools use, and the exporter each one means.
@@ -98,19 +101,77 @@ def exporter_map(units: Sequence[ExporterUnit] = ()) -> dict[str, Any]:
     return result
 
 
+def find_exporter_unit(text: str, units: Sequence[ExporterUnit]) -> ExporterUnit | None:
+    """The exporter unit ``text`` names (its full id, or its partial id alone).
+
+    As everywhere units are looked up, a partial id (no ``::``) must name
+    units of one full id only.  None when no unit has that id.
+
+    :raises LookupError: the partial id is ambiguous.
+    """
+    if "::" in text:
+        matches = [unit for unit in units if unit.id == text]
+    else:
+        matches = [unit for unit in units if unit.partial_id == text]
+    distinct = sorted({unit.id for unit in matches})
+    if len(distinct) > 1:
+        raise LookupError(f"{text!r} is ambiguous; use one of: {', '.join(distinct)}")
+    return matches[0] if matches else None
+
+
+def split_unit_options(
+    unit: ExporterUnit, cls: type[Exporter] | LazyExporter
+) -> tuple[list[str], list[str]]:
+    """The unit's ``options`` the exporter understands, and the names of the rest.
+
+    Exporter units written for Checkbox name options of Checkbox's
+    exporters (``with-sys-info`` and the like) that plainbox's exporters
+    may lack; those are left out rather than make the report fail.
+    """
+    if not unit.options:
+        return [], []
+    option_help = cls.option_help
+    understood: list[str] = []
+    unknown: list[str] = []
+    for option in unit.options:
+        name = option.partition("=")[0]
+        (understood if name in option_help else unknown).append(option)
+    return understood, [option.partition("=")[0] for option in unknown]
+
+
 def create_exporter(
     mapping: dict[str, Any],
     exporter_id: str,
     option_list: Sequence[str] = (),
     strict: bool = True,
+    *,
+    units: Sequence[ExporterUnit] = (),
+    warn: Callable[[str], object] | None = None,
 ) -> Exporter:
     """An exporter configured with ``option_list``.
 
+    When ``exporter_id`` is the full id of one of ``units``, that unit's
+    ``options`` come first; those the exporter does not understand are
+    dropped whatever ``strict`` says (``warn``, when given, is told about
+    each), since ``strict`` is about ``option_list``, the caller's own.
+
     :raises LookupError: no exporter has that id.
+    :raises ExporterError: an unknown option in ``option_list`` in strict
+        mode, or an option with a bad value.
     """
     cls = mapping.get(exporter_id)
     if cls is None:
         known = ", ".join(sorted(mapping)) or "none"
         raise LookupError(f"no exporter {exporter_id!r} (known: {known})")
+    unit = next((unit for unit in units if unit.id == exporter_id), None)
+    if unit is not None:
+        understood, unknown = split_unit_options(unit, cls)
+        if warn is not None:
+            for name in unknown:
+                warn(
+                    f"exporter unit {unit.id}: exporter {cls.id!r} has no option "
+                    f"{name!r}; it is ignored"
+                )
+        option_list = [*understood, *option_list]
     exporter: Exporter = cls(option_list, strict)
     return exporter

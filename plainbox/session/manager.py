@@ -622,9 +622,18 @@ class SessionManager:
     ) -> Any:
         """An exporter configured with ``option_list``.
 
+        An exporter unit's own ``options`` come first; those its exporter
+        does not understand are dropped (see
+        ``plainbox.exporters.registry.create_exporter``).
+
         :raises LookupError: no exporter has that id.
         :raises ExporterError: an unknown option in strict mode.
         """
         from plainbox.exporters.registry import create_exporter
 
-        return create_exporter(self.exporter_map, exporter_id, option_list, strict)
+        units = []
+        if self.default_device_context is not None:
+            units = self.default_device_context.exporter_units
+        return create_exporter(
+            self.exporter_map, exporter_id, option_list, strict, units=units
+        )

@@ -557,6 +557,14 @@ class _Writer:
                     bootstrap.append(template.resource.id)
         if not include:
             include.append(f"{area.name}/.*")
+        # A pattern that also matches templates needs their resource jobs in
+        # the bootstrap phase, or they make no jobs (the validator warns).
+        for line in include:
+            if line.endswith(".*"):
+                for template in area.templates:
+                    resource = template.resource.id
+                    if template.id.startswith(line[:-2]) and resource not in bootstrap:
+                        bootstrap.append(resource)
         fields: list[tuple[str, str]] = [
             ("unit", "test plan"),
             ("id", plan_id),

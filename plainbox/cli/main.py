@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="FORMAT:PATH",
         help="write a report; FORMAT is json, html, junit, xlsx, text, submission, "
-        "tar or a plugin's format ('plainbox plugins' lists them), e.g. "
+        "tar, a plugin's format ('plainbox plugins' lists them) or a provider's exporter unit id, e.g. "
         "junit:results.xml (repeatable; default: report.json in the session "
         "directory)",
     )
@@ -383,7 +383,7 @@ def _add_report(parser: argparse.ArgumentParser, default: str) -> None:
         default=[],
         metavar="FORMAT:PATH",
         help=f"write a report; FORMAT is json, html, junit, xlsx, text, submission, "
-        f"tar or a plugin's format ('plainbox plugins' lists them), e.g. "
+        f"tar, a plugin's format ('plainbox plugins' lists them) or a provider's exporter unit id, e.g. "
         f"html:report.html (repeatable; default: {default})",
     )
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated environment and a provider-directory factory."""
+"""Shared fixtures: an isolated environment and a provider-directory factory,
+and the in-process ``plainbox`` call of the command-line tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from plainbox.cli.main import main
 
 
 @pytest.fixture(autouse=True)
@@ -18,6 +21,35 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PLAINBOX_PROVIDERPATH", str(providers))
     monkeypatch.setenv("PLAINBOX_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("PLAINBOX_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture
+def xdg_autostart_only(tmp_path, monkeypatch):
+    """Make the restart strategy the same everywhere: XDG autostart.
+
+    Before a ``noreturn`` job plainbox primes an automatic resume with the
+    first strategy available. systemd's would talk to the user's real
+    systemd manager: an empty runtime directory and a dead bus make it
+    unavailable. XDG autostart is available wherever there is a display
+    (or an /etc/xdg/autostart, which varies): a display name makes it so
+    everywhere, and its entry goes under PLAINBOX_CONFIG_DIR.
+    """
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={runtime}/no-bus")
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``plainbox ARGV`` in-process: exit status, stdout, stderr."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_info:  # argparse's way out: usage errors
+        code = int(exit_info.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def _write(path: Path, content: str | bytes) -> None:

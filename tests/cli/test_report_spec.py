@@ -17,9 +17,13 @@ import pytest
 from lxml import etree
 
 from plainbox.cli.main import ExitCode
-from plainbox.cli.main import main
 from plainbox.cli.run_command import parse_report_spec
 from plainbox.errors import UsageError
+from tests.conftest import cli
+
+
+# A noreturn job primes an automatic resume: keep it to XDG autostart.
+pytestmark = pytest.mark.usefixtures("xdg_autostart_only")
 
 
 TUTORIAL = Path(__file__).resolve().parents[2] / "providers" / "tutorial"
@@ -82,27 +86,6 @@ file_extension: pdf
 @pytest.fixture
 def provider(toml_provider):
     return toml_provider(UNITS)
-
-
-@pytest.fixture(autouse=True)
-def _xdg_autostart_only(tmp_path, monkeypatch):
-    """A ``noreturn`` job primes an automatic resume: keep it to XDG autostart."""
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={runtime}/no-bus")
-    monkeypatch.setenv("DISPLAY", ":99")
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """``plainbox ARGV`` in-process: exit status, stdout, stderr."""
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_info:  # argparse's way out: usage errors
-        code = int(exit_info.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def session_of(out: str) -> str:

@@ -21,10 +21,14 @@ from typing import Any
 import pytest
 
 from plainbox.cli.main import ExitCode
-from plainbox.cli.main import main
 from plainbox.session.journal import read_journal
 from plainbox.session.restart import XdgAutostartStrategy
 from plainbox.session.storage import SessionStorageRepository
+from tests.conftest import cli
+
+
+# A noreturn job primes an automatic resume: keep it to XDG autostart.
+pytestmark = pytest.mark.usefixtures("xdg_autostart_only")
 
 
 NS = "com.example"
@@ -146,24 +150,6 @@ class Files:
     release: Path
 
 
-@pytest.fixture(autouse=True)
-def _xdg_autostart_only(tmp_path, monkeypatch):
-    """Make the restart strategy the same everywhere: XDG autostart.
-
-    A ``noreturn`` job makes plainbox prime an automatic resume with the
-    first strategy available. systemd's would talk to the user's real
-    systemd manager: an empty runtime directory and a dead bus make it
-    unavailable. A display name makes XDG autostart available everywhere;
-    its entry goes under PLAINBOX_CONFIG_DIR.
-    """
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={runtime}/no-bus")
-    monkeypatch.setenv("DISPLAY", ":99")
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-
-
 @pytest.fixture
 def files(tmp_path) -> Files:
     return Files(tmp_path / "flaky-ran", tmp_path / "held", tmp_path / "release")
@@ -180,16 +166,6 @@ def units_for(files: Files) -> str:
 @pytest.fixture
 def provider(toml_provider, files) -> Path:
     return toml_provider(units_for(files))  # type: ignore[no-any-return]
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """``plainbox ARGV`` in-process: exit status, stdout, stderr."""
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_info:  # argparse's way out: usage errors
-        code = int(exit_info.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_plan(

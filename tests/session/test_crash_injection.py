@@ -39,13 +39,17 @@ from typing import Any
 
 import pytest
 
-from plainbox.cli.main import main
 from plainbox.session.journal import read_journal
 from plainbox.session.manager import FLAG_READ_ONLY
 from plainbox.session.manager import SessionManager
 from plainbox.session.restart import XdgAutostartStrategy
 from plainbox.session.storage import SessionStorage
 from plainbox.session.storage import SessionStorageRepository
+from tests.conftest import cli
+
+
+# A noreturn job primes an automatic resume: keep it to XDG autostart.
+pytestmark = pytest.mark.usefixtures("xdg_autostart_only")
 
 
 NS = "com.example"
@@ -194,25 +198,6 @@ def short(job_id: str) -> str:
 # -- the environment -----------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _xdg_autostart_only(tmp_path, monkeypatch):
-    """Make the restart strategy the same everywhere: XDG autostart.
-
-    Before a ``noreturn`` job plainbox primes an automatic resume with the
-    first strategy available. systemd's would talk to the user's real
-    systemd manager: an empty runtime directory and a dead bus make it
-    unavailable. XDG autostart is available wherever there is a display
-    (or an /etc/xdg/autostart, which varies): a display name makes it so
-    everywhere, and its entry goes under PLAINBOX_CONFIG_DIR.
-    """
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={runtime}/no-bus")
-    monkeypatch.setenv("DISPLAY", ":99")
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-
-
 @pytest.fixture
 def provider(toml_provider) -> Path:
     return toml_provider(UNITS)  # type: ignore[no-any-return]
@@ -260,16 +245,6 @@ class Proc:
     @property
     def stderr(self) -> str:
         return self.err.read_text(errors="replace")
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """``plainbox ARGV`` in-process: exit status, stdout, stderr."""
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_info:  # argparse's way out: usage errors
-        code = int(exit_info.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

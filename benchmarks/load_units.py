@@ -32,7 +32,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -45,9 +44,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # mypy sees benchmarks/ as a namespace package
     from benchmarks import generate_provider
-else:  # benchmarks/ is not a package: import the generator beside this script
+    from benchmarks import timing
+else:  # benchmarks/ is not a package: import the helpers beside this script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import generate_provider
+    import timing
 
 
 TARGET_VALIDATE = 1.0  # seconds, fresh process, 2,500 units
@@ -602,14 +603,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.startup_repeat < 1:
         parser.error("--repeat and --startup-repeat must be at least 1")
-    if args.keep is not None:
-        if args.keep.exists() and any(args.keep.iterdir()):
-            parser.error(f"{args.keep} is not empty")
-        args.keep.mkdir(parents=True, exist_ok=True)
-        report = run(args, args.keep.resolve())
-    else:
-        with tempfile.TemporaryDirectory(prefix="plainbox-bench-") as work:
-            report = run(args, Path(work))
+    try:
+        with timing.work_directory(args.keep, "plainbox-bench-") as work:
+            report = run(args, work)
+    except ValueError as exc:  # --keep names a directory that is not empty
+        parser.error(str(exc))
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -762,14 +762,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    if args.keep is not None:
-        if args.keep.exists() and any(args.keep.iterdir()):
-            parser.error(f"{args.keep} is not empty")
-        args.keep.mkdir(parents=True, exist_ok=True)
-        report = run(args, args.keep.resolve())
-    else:
-        with tempfile.TemporaryDirectory(prefix="plainbox-bench-run-") as work:
-            report = run(args, Path(work))
+    try:
+        with timing.work_directory(args.keep, "plainbox-bench-run-") as work:
+            report = run(args, work)
+    except ValueError as exc:  # --keep names a directory that is not empty
+        parser.error(str(exc))
     if args.json:
         print(json.dumps(report, indent=2))
     else:

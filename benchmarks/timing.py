@@ -7,16 +7,19 @@ directory on ``sys.path`` before importing this module.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 
-__all__ = ["Timed", "align", "run_timed"]
+__all__ = ["Timed", "align", "run_timed", "work_directory"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +79,20 @@ def align(table: Sequence[Sequence[str]], left: set[int]) -> list[str]:
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     return lines
+
+
+@contextlib.contextmanager
+def work_directory(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """Where a benchmark writes: ``keep`` (made, kept after), else a temporary
+    directory removed afterwards.
+
+    :raises ValueError: ``keep`` exists and is not empty.
+    """
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix=prefix) as work:
+            yield Path(work)
+        return
+    if keep.exists() and any(keep.iterdir()):
+        raise ValueError(f"{keep} is not empty")
+    keep.mkdir(parents=True, exist_ok=True)
+    yield keep.resolve()

@@ -28,15 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 
 from plainbox.cli.common import catalog_from_args
-from plainbox.cli.launcher import Launcher
-from plainbox.cli.launcher import load_launcher
-from plainbox.cli.launcher import pattern_qualifiers
-from plainbox.cli.launcher import with_exclusions
-from plainbox.cli.operator import TerminalOperator
 from plainbox.cli.progress import ProgressReporter
 from plainbox.cli.terminal import sanitize
 from plainbox.cli.terminal import write_line
@@ -58,6 +54,11 @@ from plainbox.units.model import ExporterUnit
 from plainbox.units.model import JobDefinition
 from plainbox.units.model import TestPlan
 from plainbox.units.problems import Origin
+
+
+if TYPE_CHECKING:
+    # Imported where used: a run without a launcher or an operator skips them.
+    from plainbox.cli.launcher import Launcher
 
 
 __all__ = [
@@ -214,6 +215,8 @@ def hand_picked_plan(catalog: Catalog, patterns: Sequence[str]) -> TestPlan:
     :raises UsageError: a pattern is invalid, or no pattern matches a job
         or template (a pattern that alone matches nothing gets a warning).
     """
+    from plainbox.cli.launcher import pattern_qualifiers
+
     qualifiers = pattern_qualifiers((_COMMAND_LINE, text) for text in patterns)
     templates = catalog.templates
     resources: dict[str, None] = {}
@@ -317,13 +320,19 @@ class _Prepared:
 
 
 def _prepare(spec: RunSpec, args: argparse.Namespace) -> _Prepared:
-    launcher = load_launcher(Path(spec.launcher)) if spec.launcher else None
+    launcher = None
+    if spec.launcher:
+        from plainbox.cli.launcher import load_launcher
+
+        launcher = load_launcher(Path(spec.launcher))
     if launcher is not None:
         for warning in launcher.warnings:
             _warn(warning)
     catalog = catalog_from_args(args, *spec.providers)
     plan, real_plan = _choose_plan(catalog, spec.targets, launcher)
     if launcher is not None:
+        from plainbox.cli.launcher import with_exclusions
+
         plan = with_exclusions(plan, launcher.exclude)
     title = spec.title or (launcher.session_title if launcher else None) or plan.name
     return _Prepared(catalog, plan, real_plan, launcher, title)
@@ -418,12 +427,17 @@ def drive_session(
         ("json", storage.path / "report.json")
     ]
     units = prepared.catalog.exporters
-    interactive = _interactive(spec, prepared.launcher)
     launcher = prepared.launcher
+    operator = None
+    interactive = _interactive(spec, launcher)
+    if interactive:
+        from plainbox.cli.operator import TerminalOperator
+
+        operator = TerminalOperator(sys.stdout)
     reporter = ProgressReporter(sys.stdout)
     options = RunOptions(
         session_share=storage.share_dir,
-        operator=TerminalOperator(sys.stdout) if interactive else None,
+        operator=operator,
         job_timeout=spec.job_timeout,
         environment=dict(launcher.environment) if launcher else {},
         match=launcher.match if launcher else (),

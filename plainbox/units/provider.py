@@ -11,7 +11,6 @@ A provider is declared in one of three ways:
 from __future__ import annotations
 
 import ast
-import configparser
 import os
 import re
 import sys
@@ -318,6 +317,8 @@ def read_provider_toml(path: Path, problems: list[Problem]) -> Provider | None:
 
 def read_provider_file(path: Path, problems: list[Problem]) -> Provider | None:
     """Read an installed provider's ``.provider`` INI file."""
+    import configparser  # here: most runs find TOML providers only
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(path.read_text(encoding="utf-8"), source=str(path))

@@ -74,10 +74,14 @@ class Unit:
     # line of each value: what lets problems point at the exact line.
     translated: frozenset[str] = frozenset()
     line_maps: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    #: The full id, ``namespace::partial_id``: made once, as a session asks
+    #: for it dozens of times per job.
+    id: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def id(self) -> str:
-        """The full id, ``namespace::partial_id``."""
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", self._full_id())
+
+    def _full_id(self) -> str:
         return f"{self.namespace}::{self.partial_id}"
 
     @property
@@ -255,8 +259,7 @@ class PackagingMetaData(Unit):
     os_id: str
     os_version_id: str | None = None
 
-    @property
-    def id(self) -> str:
+    def _full_id(self) -> str:
         # Packaging units have no id of their own; name them by what they target.
         version = f"-{self.os_version_id}" if self.os_version_id else ""
         return f"{self.namespace}::packaging-{self.os_id}{version}"

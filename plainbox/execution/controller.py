@@ -528,6 +528,9 @@ def _interact_or_run(
     return result
 
 
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
 def _io_log_path(run: _Run, job: JobDefinition) -> Path | None:
     """A new io-log per attempt: ``<n>-<slug>.log``, never overwritten.
 
@@ -542,7 +545,7 @@ def _io_log_path(run: _Run, job: JobDefinition) -> Path | None:
         run.log_dir_ready = True
     slug = run.log_names.get(job.id)
     if slug is None:
-        slug = run.log_names[job.id] = re.sub(r"[^A-Za-z0-9._-]", "_", job.id)[:150]
+        slug = run.log_names[job.id] = _UNSAFE_IN_NAME.sub("_", job.id)[:150]
     if not run.logs_checked:
         # Only a session that stopped can have logs the journal lost with its
         # tail: look for them at this process's first job, then number on.

@@ -27,7 +27,7 @@ nitpicky = False
 # reference must resolve (tox builds with -n).
 nitpick_ignore_regex = [
     ("py:class", r"(pathlib|collections\.abc|typing|re|ast|subprocess)\.\w+"),
-    ("py:class", r"Path|Callable|Iterable|Iterator|Sequence|Mapping|Any"),
+    ("py:class", r"Path|Callable|Iterable|Iterator|Sequence|Mapping|Any|EntryPoint"),
     ("py:mod", r"ast"),
     ("py:func", r"ast\.\w+"),
     # Type variables (``U`` in ``of_kind(kind: type[U]) -> list[U]``) are

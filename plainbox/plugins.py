@@ -90,10 +90,10 @@ _GROUP_HEADER = re.compile(
 def plugin_entry_points() -> list[EntryPoint]:
     """The installed distributions' entry points in the ``plainbox`` group.
 
-    Importing :mod:`importlib.metadata` and scanning every distribution
+    Importing ``importlib.metadata`` and scanning every distribution
     takes 20 to 30 ms, a noticeable part of a short run's start-up, and
     most installations have no plainbox plugin. So the ``entry_points.txt``
-    files on :data:`sys.path` are looked at first (a few ms), and only when
+    files on ``sys.path`` are looked at first (a few ms), and only when
     one has a ``[plainbox]`` section does importlib.metadata read them
     properly. Where that look cannot see everything importlib.metadata
     would (a zip file on the path, a finder of its own), it is asked anyway.

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 from typing import Protocol
@@ -113,6 +114,10 @@ class RunOptions:
     operator: Operator | None = None  # None: nobody is there (non-interactive)
     job_timeout: float | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
+    # Progress callbacks, called in run order (every job's on_start before
+    # its on_result, and before the next job's on_start).  Both may be made
+    # while the next job's command runs: the run loop puts them off until
+    # that command has started, so they cost the run no time.
     on_result: Callable[[JobDefinition, JobResult], None] | None = None
     on_start: Callable[[JobDefinition], None] | None = None
     # Called before each phase ("setup", "bootstrap", "main") with the jobs
@@ -164,6 +169,10 @@ class _Run:
     log_names: dict[str, str] = field(default_factory=dict)  # job id -> slug
     logs_checked: bool = False  # resumed sessions: numbers may be taken
     log_offset: int = 0  # numbers skipped because their logs exist
+    # Progress callbacks put off until the next command has started (or until
+    # something else needs them made: an operator, a job that may not
+    # return, the end of the phase); in the order they are due.
+    deferred: list[Callable[[], object]] = field(default_factory=list)
 
     @property
     def resources(self) -> dict[str, list[Record]]:
@@ -178,6 +187,13 @@ class _Run:
     def sync(self) -> None:
         if self.options.session is not None:
             self.options.session.sync()
+
+    def call_deferred(self) -> None:
+        """Make the progress callbacks that were put off, in order."""
+        while self.deferred:
+            calls, self.deferred = self.deferred, []
+            for call in calls:
+                call()
 
 
 def parse_resource_output(stdout: str) -> list[Record]:
@@ -332,22 +348,29 @@ def _run_jobs(
     pending = [job for job in ordered if run.result(job.id) is None]
     if run.options.on_phase is not None:
         run.options.on_phase(phase, pending)
-    for job in pending:
-        job = _with_overrides(run, job)
-        if run.options.on_start is not None:
-            run.options.on_start(job)
-        started = time.time()
-        result = (
-            _blocked_result(run, job) or _cached_result(run, job) or _execute(run, job)
-        )
-        result = replace(
-            result, started=result.started or started, finished=time.time()
-        )
-        _record(run, job, result)
-        if run.options.on_result is not None:
-            run.options.on_result(job, result)
-        if run.options.session is not None:
-            run.options.session.refresh_header()
+    on_start, on_result = run.options.on_start, run.options.on_result
+    session = run.options.session
+    try:
+        for job in pending:
+            job = _with_overrides(run, job)
+            if on_start is not None:
+                run.deferred.append(partial(on_start, job))
+            started = time.time()
+            result = (
+                _blocked_result(run, job)
+                or _cached_result(run, job)
+                or _execute(run, job)
+            )
+            result = replace(
+                result, started=result.started or started, finished=time.time()
+            )
+            _record(run, job, result)
+            if on_result is not None:
+                run.deferred.append(partial(on_result, job, result))
+            if session is not None:
+                run.deferred.append(session.refresh_header)
+    finally:
+        run.call_deferred()
 
 
 def _record(run: _Run, job: JobDefinition, result: JobResult) -> None:
@@ -491,6 +514,7 @@ def _execute(run: _Run, job: JobDefinition) -> JobResult:
     )
     noreturn = "noreturn" in job.flags
     if noreturn:
+        run.call_deferred()  # the machine may go down before the command returns
         if run.options.on_noreturn is not None:
             run.options.on_noreturn(job)
         if run.options.session is not None:
@@ -516,6 +540,7 @@ def _interact_or_run(
     run: _Run, job: JobDefinition, operator: Operator | None
 ) -> JobResult:
     if operator is not None and job.plugin in _OPERATOR_PLUGINS:
+        run.call_deferred()  # the progress so far, then the operator's dialogue
         if not operator.ready(job):
             return _skip(job, Outcome.SKIP, "skipped by the operator")
         if job.plugin == "manual":
@@ -573,6 +598,7 @@ def _run_command(run: _Run, job: JobDefinition) -> JobResult:
             io_log=io_log,
             on_output=(lambda line: on_output(job, line)) if on_output else None,
             directories=run.directories,
+            while_running=run.call_deferred,
         )
     except (ExecutionError, OSError) as exc:
         return _skip(job, Outcome.FAIL, f"cannot start the command: {exc}")

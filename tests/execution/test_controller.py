@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,83 @@ def test_run_test_plan_returns_results_in_execution_order(run_units, tmp_path):
     assert (tmp_path / "share" / "log").read_text().split() == expected
     assert started == expected
     assert finished == [f"{NS}::{name}" for name in expected]
+
+
+# The progress callbacks of one job and the next are made while the next
+# command runs (they cost the run no time); their order never changes.
+PROGRESS = """\
+id: first
+plugin: shell
+command: true
+
+id: skipped
+plugin: shell
+depends: broken
+command: true
+
+id: broken
+plugin: shell
+command: exit 1
+
+id: asks
+plugin: user-interact
+command: true
+
+id: last
+plugin: shell
+depends: broken
+command: true
+""" + plan("include: first\n broken\n skipped\n asks\n last\n")
+
+
+def test_progress_callbacks_come_in_run_order_and_all_by_the_end(run_units):
+    events: list[str] = []
+
+    class Asked(FakeOperator):
+        def ready(self, job: JobDefinition) -> bool:
+            events.append(f"ask {job.partial_id}")
+            return True
+
+    run_units(
+        PROGRESS,
+        operator=Asked(),
+        on_start=lambda job: events.append(f"start {job.partial_id}"),
+        on_result=lambda job, result: events.append(f"result {job.partial_id}"),
+    )
+
+    expected = []
+    for name in ["first", "broken", "skipped", "asks", "last"]:
+        expected.append(f"start {name}")
+        if name == "asks":
+            # The operator hears of a job after the progress of the ones before.
+            expected.append("ask asks")
+        expected.append(f"result {name}")
+    # "last" is blocked: its callbacks are still made before the run returns.
+    assert events == expected
+
+
+def test_a_failing_progress_callback_stops_the_command_it_ran_beside(
+    run_units, tmp_path
+):
+    units = """\
+id: one
+plugin: shell
+command: true
+
+id: two
+plugin: shell
+command: sleep 5; touch "$PLAINBOX_SESSION_SHARE/two-finished"
+""" + plan("include: one\n two\n")
+
+    def on_result(job: JobDefinition, result: JobResult) -> None:
+        raise RuntimeError("the display went away")
+
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match="display went away"):
+        run_units(units, on_result=on_result)
+
+    assert time.monotonic() - began < 4
+    assert not (tmp_path / "share" / "two-finished").exists()
 
 
 # -- dependencies -------------------------------------------------------------

@@ -190,10 +190,9 @@ class _Run:
 
     def call_deferred(self) -> None:
         """Make the progress callbacks that were put off, in order."""
-        while self.deferred:
-            calls, self.deferred = self.deferred, []
-            for call in calls:
-                call()
+        calls, self.deferred = self.deferred, []
+        for call in calls:
+            call()
 
 
 def parse_resource_output(stdout: str) -> list[Record]:
